@@ -1,0 +1,120 @@
+"""One entry point over every low-rank method, driven by a registry.
+
+:func:`approximate` is what ``rankwise approx --method NAME`` calls. Each method is a
+function ``fn(A, *, rank, tol, energy, rng, **options) -> Approximation`` registered
+under a name with :func:`register`; later families (randomized SVD, ID, CUR, …) add
+themselves to :data:`METHODS` instead of growing an if-chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import _checks
+from ._array import Array
+from .factors import ApproxReport, optimal_errors
+from .linalg.svd import _svd as _svd_body
+from .linalg.svd import _target as _svd_target
+
+__all__ = ["METHODS", "Approximation", "Method", "approximate", "register", "with_reference"]
+
+
+class Approximation(NamedTuple):
+    """The factors a method returned, their :class:`~rankwise.factors.ApproxReport` and,
+    when the method computed it anyway, the complete singular-value spectrum (NumPy)."""
+
+    factors: Any
+    report: ApproxReport
+    spectrum: np.ndarray | None = None
+
+
+MethodFn = Callable[..., Approximation]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A registered approximation method."""
+
+    name: str
+    fn: MethodFn
+    summary: str
+    uses_rng: bool = False
+    accepts_sparse: bool = False
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, summary: str, *, uses_rng: bool = False,
+             accepts_sparse: bool = False) -> Callable[[MethodFn], MethodFn]:
+    """Decorator adding ``fn`` to :data:`METHODS` under ``name``.
+
+    ``uses_rng`` says the method is randomized; ``accepts_sparse`` that it takes
+    ``scipy.sparse`` input as it is (the CLI densifies for the others).
+    """
+
+    def deco(fn: MethodFn) -> MethodFn:
+        if name in METHODS:
+            raise ValueError(f"register: method {name!r} is already registered")
+        METHODS[name] = Method(name, fn, summary, uses_rng, accepts_sparse)
+        return fn
+
+    return deco
+
+
+@register("svd", "exact truncated SVD (LAPACK); exact errors")
+def _exact_svd(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+               **options: Any) -> Approximation:
+    del rng
+    if options:
+        _checks._fail("approximate", f"method 'svd' takes no options; got {sorted(options)}")
+    func = "approximate"
+    A = _checks.matrix(A, func=func)
+    k, t, e = _svd_target(func, A, rank, tol, energy)
+    res, rep, s = _svd_body(A, k, t, e)
+    return Approximation(res, rep, s)
+
+
+def approximate(A: Array, *, method: str = "svd", rank: int | None = None, tol: float | None = None,
+                energy: float | None = None, rng: Any = None, spectrum: Any = None,
+                **options: Any) -> Approximation:
+    """Approximate ``A`` with the registered ``method`` and report the error.
+
+    Parameters
+    ----------
+    A : array of shape (m, n)
+    method : str, default="svd"
+        A key of :data:`METHODS`.
+    rank, tol, energy :
+        The target, as in :func:`rankwise.svd` (at most one).
+    rng : None, int or Generator
+        Passed to randomized methods.
+    spectrum : array-like, optional
+        The exact singular values of ``A`` (all min(m, n) of them), when known: the
+        report then carries the Eckart–Young optimum at the chosen rank.
+    **options :
+        Method-specific keyword arguments.
+
+    Returns
+    -------
+    Approximation
+        ``(factors, report)``.
+    """
+    name = _checks.choice(method, METHODS, func="approximate", name="method")
+    out = METHODS[name].fn(A, rank=rank, tol=tol, energy=energy, rng=rng, **options)
+    return out if spectrum is None else with_reference(out, spectrum)
+
+
+def with_reference(approx: Approximation, spectrum: Any) -> Approximation:
+    """``approx`` with the complete spectrum attached and the report's optimum filled in."""
+    s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64)))[::-1]
+    rep = approx.report
+    if rep.optimal_fro_error is None:
+        fro, spec = optimal_errors(s, rep.rank)
+        rep = dataclasses.replace(rep, optimal_fro_error=fro, optimal_spectral_error=spec)
+    return Approximation(approx.factors, rep, s)

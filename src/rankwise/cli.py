@@ -1,0 +1,238 @@
+"""The ``rankwise`` command line: parse, call the library, render.
+
+Every failure prints one line on stderr and exits with status 2 (no traceback).
+Outputs are written atomically and never over an input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .approx import METHODS, Approximation, approximate, with_reference
+from .io import FORMATS, SAVE_FORMATS, NamedMatrix, check_output, load_matrices, save_arrays
+
+app = typer.Typer(
+    name="rankwise",
+    help="Low-rank and structured matrix approximation.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEFAULT_SHAPE = (1000, 800)
+DEFAULT_RATE = 0.9
+DEFAULT_TOL = 1e-2
+REFERENCE_MAX_ENTRIES = 25_000_000  # exact spectra for the optimum are computed up to this size
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _die(message: str) -> NoReturn:
+    sys.stderr.write(f"rankwise: error: {' '.join(str(message).split())}\n")
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn any failure into one readable line on stderr and exit status 2."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        _die("interrupted")
+    except MemoryError:
+        _die("out of memory: try a smaller rank, a randomized method or a smaller input")
+    except Exception as exc:  # the CLI's boundary: every error becomes one line
+        _die(str(exc) or type(exc).__name__)
+
+
+def _cli_command(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rankwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """rankwise: low-rank and structured matrix approximation."""
+
+
+def _default_matrix(seed: int) -> tuple[list[NamedMatrix], np.ndarray]:
+    from .random import decay, low_rank_matrix
+
+    m, n = DEFAULT_SHAPE
+    A, S = low_rank_matrix(m, n, decay("exp", n, rate=DEFAULT_RATE), rng=seed)
+    return [NamedMatrix(f"default (σ_i = {DEFAULT_RATE}^i)", A)], S
+
+
+def _densify(A: Any) -> Any:
+    if hasattr(A, "toarray"):
+        return A.toarray()
+    return np.asarray(A)  # memory maps are read here
+
+
+def _reference_spectrum(A: Any) -> np.ndarray | None:
+    if A.shape[0] * A.shape[1] > REFERENCE_MAX_ENTRIES:
+        return None
+    dense = _densify(A)
+    if not np.issubdtype(dense.dtype, np.inexact):
+        dense = dense.astype(np.float64)
+    return np.linalg.svd(dense, compute_uv=False).astype(np.float64)
+
+
+def _console() -> Console:
+    """A console for stdout; wide when stdout is not a terminal, so piped tables stay whole."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _fmt(x: float | None, spec: str = ".3e") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def _storage(before: int, after: int) -> str:
+    pct = 100.0 * after / before if before else 0.0
+    return f"{before:,} → {after:,} ({pct:.1f}%)"
+
+
+def _table(rows: list[tuple[NamedMatrix, Approximation]], method: str, seed: int) -> Table:
+    t = Table(title=f"rankwise approx  (method={method}, seed={seed})", header_style="bold")
+    for col in ("name", "shape", "dtype", "rank", "energy kept", "rel. Frobenius err",
+                "rel. spectral err", "optimal rel. Frobenius", "storage before → after", "time"):
+        left = col in ("name", "storage before → after")
+        t.add_column(col, justify="left" if left else "right", overflow="fold")
+    for nm, ap in rows:
+        r = ap.report
+        t.add_row(nm.name, "×".join(map(str, r.shape)), str(nm.array.dtype), str(r.rank),
+                  f"{100 * r.energy:.4f}%", _fmt(r.rel_fro_error), _fmt(r.rel_spectral_error),
+                  _fmt(r.rel_optimal_fro_error), _storage(r.storage_before, r.storage_after),
+                  f"{r.seconds:.3f} s")
+    return t
+
+
+def _factor_arrays(prefix: str, factors: Any) -> dict[str, np.ndarray]:
+    from ._array import to_numpy
+
+    fields = getattr(factors, "_fields", None)
+    if fields is None:
+        raise TypeError(f"cannot save factors of type {type(factors).__name__}")
+    return {f"{prefix}{f}": to_numpy(getattr(factors, f)) for f in fields}
+
+
+def _plot_path(plot: Path, name: str, several: bool) -> Path:
+    if not several:
+        return plot
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return plot.with_name(f"{plot.stem}.{safe}{plot.suffix}")
+
+
+@app.command()
+@_cli_command
+def approx(
+    input: Annotated[Path | None, typer.Argument(
+        help=f"Matrix file ({', '.join(FORMATS)}). Without it: a built-in {DEFAULT_SHAPE[0]}×{DEFAULT_SHAPE[1]} "
+             f"float64 matrix U·diag(σ)·Vᵀ with σ_i = {DEFAULT_RATE}^i and Haar-random U, V (seeded by --seed).",
+        show_default=False)] = None,
+    rank: Annotated[int | None, typer.Option("--rank", "-k", help="Target rank.")] = None,
+    tol: Annotated[float | None, typer.Option(
+        "--tol", help=f"Relative Frobenius error target in (0, 1); the default when no target is given "
+                      f"({DEFAULT_TOL:g}).")] = None,
+    energy: Annotated[float | None, typer.Option("--energy", help="Fraction of Σσ² to keep, in (0, 1].")] = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="One of: " + ", ".join(
+        f"{name} ({m.summary})" for name, m in METHODS.items()))] = "svd",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the factors to .npz or "
+                                                ".safetensors (atomically; never over INPUT).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the spectrum and the error-vs-rank "
+                                              "curve as PNG.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for randomized methods and the default matrix.")] = 0,
+    key: Annotated[str | None, typer.Option("--key", help="Array to read from a .npz/.safetensors file.")] = None,
+    all_2d: Annotated[bool, typer.Option("--all", help="Every 2-D array of a .npz/.safetensors file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
+) -> None:
+    """Approximate a matrix by a low-rank one and report the error against the optimum."""
+    if key is not None and all_2d:
+        raise ValueError("give at most one of --key and --all")
+    if rank is None and tol is None and energy is None:
+        tol = DEFAULT_TOL
+    inputs = [input] if input is not None else []
+    if output is not None:
+        check_output(output, suffixes=SAVE_FORMATS, protect=inputs)
+    if plot is not None:
+        check_output(plot, suffixes=(".png",), protect=inputs)
+    reference: np.ndarray | None = None
+    if input is None:
+        matrices, reference = _default_matrix(seed)
+    else:
+        matrices = load_matrices(input, key=key, all_2d=all_2d)
+    if method not in METHODS:
+        approximate(np.zeros((1, 1)), method=method)  # raises the registry's "unknown method" error
+    spec = METHODS[method]
+    rows: list[tuple[NamedMatrix, Approximation]] = []
+    for nm in matrices:
+        A = nm.array if spec.accepts_sparse and hasattr(nm.array, "tocsr") else _densify(nm.array)
+        ap = approximate(A, method=method, rank=rank, tol=tol, energy=energy, rng=seed, spectrum=reference)
+        if ap.spectrum is None and (plot is not None or ap.report.optimal_fro_error is None):
+            ref = _reference_spectrum(nm.array)
+            ap = ap if ref is None else with_reference(ap, ref)
+        rows.append((nm, ap))
+    several = len(rows) > 1
+    if output is not None:
+        arrays: dict[str, np.ndarray] = {}
+        for nm, ap in rows:
+            arrays.update(_factor_arrays(f"{nm.name}." if several else "", ap.factors))
+        save_arrays(output, arrays, protect=inputs)
+    if plot is not None:
+        from .plot import save_figure, spectrum_figure
+
+        for nm, ap in rows:
+            if ap.spectrum is None:
+                raise ValueError(f"--plot: {nm.name} is too large for an exact spectrum "
+                                 f"({REFERENCE_MAX_ENTRIES:,} entries at most)")
+            fig = spectrum_figure(ap.spectrum, ap.report.rank, title=f"{nm.name} ({ap.report.method})")
+            save_figure(fig, _plot_path(plot, nm.name, several), protect=inputs)
+    _render(rows, method, seed, as_json, output, plot)
+
+
+def _render(rows: list[tuple[NamedMatrix, Approximation]], method: str, seed: int, as_json: bool,
+            output: Path | None, plot: Path | None) -> None:
+    if as_json:
+        payload = [{"name": nm.name, "dtype": str(nm.array.dtype), "seed": seed, **ap.report.to_dict()}
+                   for nm, ap in rows]
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console = _console()
+    console.print(_table(rows, method, seed))
+    if output is not None:
+        console.print(f"factors written to {output}")
+    if plot is not None:
+        console.print(f"plot written to {plot}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

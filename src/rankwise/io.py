@@ -1,0 +1,224 @@
+"""Reading matrices from files and writing factors atomically.
+
+Formats: ``.npy``, ``.npz``, ``.csv`` / ``.txt`` (numbers, optional header row),
+``.mtx`` (Matrix Market, dense or sparse) and ``.safetensors``. Pickled objects are
+never loaded. Writers go through a temporary file in the destination folder and an
+atomic rename, and refuse to replace any of the inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._checks import InputError, InputTypeError
+
+__all__ = ["FORMATS", "SAVE_FORMATS", "NamedMatrix", "atomic_write", "check_output", "load_matrices", "save_arrays"]
+
+FORMATS = (".npy", ".npz", ".csv", ".txt", ".mtx", ".safetensors")
+SAVE_FORMATS = (".npz", ".safetensors")
+
+
+class NamedMatrix(NamedTuple):
+    """A matrix read from a file: its name (file stem or key) and the array (dense or scipy.sparse)."""
+
+    name: str
+    array: Any
+
+
+def _fail(path: Path, msg: str) -> InputError:
+    return InputError(f"{path}: {msg}")
+
+
+def _check_2d(path: Path, name: str, arr: Any) -> Any:
+    shape = getattr(arr, "shape", ())
+    if len(shape) != 2:
+        raise _fail(path, f"array {name!r} must be 2-D; got a {len(shape)}-D array of shape {tuple(shape)}")
+    return arr
+
+
+def _load_npy(path: Path) -> list[NamedMatrix]:
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as exc:
+        raise _fail(path, f"not a readable .npy file ({exc})") from None
+    return [NamedMatrix(path.stem, arr)]
+
+
+def _load_npz(path: Path) -> list[NamedMatrix]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [NamedMatrix(k, z[k]) for k in z.files]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _fail(path, f"not a readable .npz file ({exc})") from None
+
+
+def _load_text(path: Path) -> list[NamedMatrix]:
+    delim = "," if path.suffix.lower() == ".csv" else None
+    last: Exception | None = None
+    for skip in (0, 1):  # a header row is allowed
+        try:
+            arr = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2, dtype=np.float64)
+            return [NamedMatrix(path.stem, arr)]
+        except (ValueError, UnicodeDecodeError) as exc:
+            last = exc
+    raise _fail(path, f"not a numeric table ({last})")
+
+
+def _load_mtx(path: Path) -> list[NamedMatrix]:
+    import scipy.io
+
+    try:
+        arr = scipy.io.mmread(path)
+    except (ValueError, OSError, EOFError, IndexError, TypeError) as exc:
+        raise _fail(path, f"not a readable Matrix Market file ({exc})") from None
+    if hasattr(arr, "tocsr"):
+        arr = arr.tocsr()
+    return [NamedMatrix(path.stem, arr)]
+
+
+def _load_safetensors(path: Path) -> list[NamedMatrix]:
+    from safetensors import SafetensorError, safe_open
+
+    out = []
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            for k in f.keys():
+                out.append(NamedMatrix(k, _get_tensor(f, k, path)))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise _fail(path, f"not a readable safetensors file ({exc})") from None
+    return out
+
+
+def _get_tensor(f: Any, key: str, path: Path) -> np.ndarray:
+    try:
+        return f.get_tensor(key)
+    except TypeError:  # bfloat16 / float8 have no NumPy dtype: read through torch when present
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise _fail(path, f"tensor {key!r} has a dtype NumPy cannot hold; install rankwise[torch] "
+                              "to read it") from None
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as g:
+            return g.get_tensor(key).float().numpy()
+
+
+_LOADERS: dict[str, Callable[[Path], list[NamedMatrix]]] = {
+    ".npy": _load_npy, ".npz": _load_npz, ".csv": _load_text, ".txt": _load_text,
+    ".mtx": _load_mtx, ".safetensors": _load_safetensors,
+}
+
+
+def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
+                  all_2d: bool = False) -> list[NamedMatrix]:
+    """Read the matrix (or matrices) a file holds.
+
+    Parameters
+    ----------
+    path : path-like
+        A file with one of the suffixes in :data:`FORMATS`.
+    key : str, optional
+        Which array of a ``.npz`` or ``.safetensors`` file to read (needed when it holds several).
+    all_2d : bool, default=False
+        Read every 2-D array of a ``.npz`` / ``.safetensors`` file (others are skipped).
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or corrupt file, unknown key, an array that is not 2-D.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory; expected a file ({', '.join(FORMATS)})")
+    loader = _LOADERS.get(p.suffix.lower())
+    if loader is None:
+        raise InputError(f"{p}: unknown format {p.suffix!r}; expected one of {', '.join(FORMATS)}")
+    items = loader(p)
+    if not items:
+        raise _fail(p, "holds no arrays")
+    if key is not None:
+        found = [it for it in items if it.name == key]
+        if not found:
+            names = ", ".join(it.name for it in items)
+            raise _fail(p, f"no array named {key!r}; it holds: {names}")
+        items = found
+    elif all_2d:
+        items = [it for it in items if getattr(it.array, "ndim", 2) == 2]
+        if not items:
+            raise _fail(p, "holds no 2-D arrays")
+    elif len(items) > 1:
+        names = ", ".join(it.name for it in items)
+        raise _fail(p, f"holds {len(items)} arrays ({names}); choose one with --key or use --all")
+    return [NamedMatrix(it.name, _check_2d(p, it.name, it.array)) for it in items]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_output(path: str | os.PathLike[str], *, suffixes: Iterable[str] = (),
+                 protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Raise unless ``path`` may be written: not one of ``protect``, a known suffix, an existing folder."""
+    dest = Path(path)
+    for q in protect:
+        if _same_file(dest, Path(q)):
+            raise InputError(f"{dest}: is an input file; refusing to overwrite it (choose another output path)")
+    allowed = tuple(suffixes)
+    if allowed and dest.suffix.lower() not in allowed:
+        raise InputTypeError(f"{dest}: output must end in {' or '.join(allowed)}; got {dest.suffix!r}")
+    if dest.is_dir():
+        raise InputError(f"{dest}: is a directory; expected a file path")
+    folder = dest.parent if str(dest.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{dest}: folder {folder} does not exist")
+    return dest
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
+                 protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Write ``path`` through ``write(tmp_path)`` and an atomic rename.
+
+    The temporary file lives in the destination folder (so the rename is atomic) and is
+    removed if ``write`` fails. ``protect`` lists paths (the inputs) that must not be replaced.
+    """
+    dest = check_output(path, protect=protect)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], *,
+                protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Save named arrays to ``.npz`` or ``.safetensors``, atomically (see :func:`atomic_write`)."""
+    dest = check_output(path, suffixes=SAVE_FORMATS, protect=protect)
+    data = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    suffix = dest.suffix.lower()
+    if suffix == ".npz":  # check_output admits only SAVE_FORMATS
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **data)  # type: ignore[arg-type]
+    else:
+        def write(tmp: Path) -> None:
+            from safetensors.numpy import save_file
+
+            save_file(data, str(tmp))
+    return atomic_write(dest, write, protect=protect)

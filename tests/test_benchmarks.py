@@ -1,0 +1,18 @@
+"""The benchmark harness itself: one smoke run through real processes, and the table format."""
+
+from __future__ import annotations
+
+from benchmarks.harness import Case, Row, run_module, table
+
+
+def test_table_format() -> None:
+    case = Case("c", (10, 8), "exp", 2)
+    text = table(case, [Row("rankwise", 0.5, 1.0), Row("peer", 1.5, 1.02), Row("broken", 0.0, None, "failed: x")])
+    assert "| tool | median time | error / optimum | speed ratio |" in text
+    assert "| peer | 1.500 s | 1.0200 | 3.00× |" in text
+    assert "| broken | — | — | failed: x |" in text
+
+
+def test_quick_run_of_the_svd_benchmark() -> None:
+    (text,) = run_module("benchmarks.bench_svd", quick=True, repeats=1, tools=["rankwise", "numpy.linalg.svd"])
+    assert "| rankwise |" in text and "| 1.0000 |" in text
