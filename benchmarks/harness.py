@@ -153,7 +153,7 @@ def run_module(module: str, *, quick: bool = False, repeats: int = 3, threads: i
                 if "failed" in res:
                     rows.append(Row(tool, float("nan"), None, note=f"failed: {res['failed']}"))
                 else:
-                    ratio = res["error"] / opt if opt > 0 else None
+                    ratio = res["error"] / opt if opt > 0 and res["error"] is not None else None
                     rows.append(Row(tool, res["seconds"], ratio))
             text = table(case, rows)
             print(text + "\n", flush=True)

@@ -36,6 +36,8 @@ TABLE = [
     Entry("lstsq", lambda A, **kw: rankwise.lstsq(A, _rhs(A)), lambda r: [r.X]),
     Entry("approximate", lambda A, **kw: rankwise.approximate(A, rank=kw.get("rank", 2)),
           lambda r: list(r.factors), takes_rank=True),
+    Entry("rsvd", lambda A, **kw: rankwise.rsvd(A, kw.get("rank", 2), rng=0), lambda r: list(r), takes_rank=True),
+    Entry("range_finder", lambda A, **kw: rankwise.range_finder(A, 2, rng=0), lambda r: []),
 ]
 IDS = [e.name for e in TABLE]
 
@@ -122,7 +124,7 @@ def test_every_public_name_is_documented() -> None:
 def test_every_public_function_is_in_the_table() -> None:
     from rankwise import as_generator, low_rank_matrix, select_rank
 
-    not_matrix_functions = {as_generator, low_rank_matrix, select_rank}
+    not_matrix_functions = {as_generator, low_rank_matrix, select_rank, rankwise.estimate_error}
     functions = {getattr(rankwise, n) for n in rankwise.__all__
                  if callable(getattr(rankwise, n)) and not isinstance(getattr(rankwise, n), type)}
     assert {f.__name__ for f in functions - not_matrix_functions} <= set(IDS)

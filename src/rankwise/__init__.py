@@ -13,11 +13,17 @@ from .approx import Approximation as Approximation
 from .approx import approximate as approximate
 from .factors import ApproxReport as ApproxReport
 from .factors import SVDResult as SVDResult
+from .linalg import ErrorEstimate as ErrorEstimate
 from .linalg import LstsqResult as LstsqResult
+from .linalg import NpyMatrix as NpyMatrix
+from .linalg import StreamingSVD as StreamingSVD
+from .linalg import estimate_error as estimate_error
 from .linalg import lstsq as lstsq
 from .linalg import pinv as pinv
+from .linalg import range_finder as range_finder
 from .linalg import select_rank as select_rank
 from .linalg import svd as svd
+from .linalg.rsvd import rsvd as rsvd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
 
@@ -29,17 +35,23 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ApproxReport",
     "Approximation",
+    "ErrorEstimate",
     "InputError",
     "InputTypeError",
     "LstsqResult",
+    "NpyMatrix",
     "RankwiseError",
     "SVDResult",
+    "StreamingSVD",
     "__version__",
     "approximate",
     "as_generator",
+    "estimate_error",
     "low_rank_matrix",
     "lstsq",
     "pinv",
+    "range_finder",
+    "rsvd",
     "select_rank",
     "svd",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 from . import _checks
 from ._array import Array
 from .factors import ApproxReport, optimal_errors
+from .linalg.rsvd import rsvd as _rsvd
 from .linalg.svd import _svd as _svd_body
 from .linalg.svd import _target as _svd_target
 
@@ -78,6 +79,32 @@ def _exact_svd(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = Non
     k, t, e = _svd_target(func, A, rank, tol, energy)
     res, rep, s = _svd_body(A, k, t, e)
     return Approximation(res, rep, s)
+
+
+@register("rsvd", "randomized SVD: block Krylov at a rank, randQB_EI at a tolerance", uses_rng=True,
+          accepts_sparse=True)
+def _randomized_svd(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+                    **options: Any) -> Approximation:
+    func = "approximate"
+    if _checks.at_most_one(func, rank=rank, tol=tol, energy=energy) == "energy":
+        e = _checks.real(energy, func=func, name="energy", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        tol = (1.0 - e) ** 0.5  # energy kept e  <=>  relative Frobenius error sqrt(1 - e)
+    res, rep = _rsvd(A, rank, tol=tol, rng=rng, report=True, **options)
+    return Approximation(res, rep)
+
+
+AUTO_EXACT_MAX_ENTRIES = 1_000_000
+
+
+@register("auto", f"exact SVD up to {AUTO_EXACT_MAX_ENTRIES:,} entries, randomized above", uses_rng=True,
+          accepts_sparse=True)
+def _auto(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+          **options: Any) -> Approximation:
+    m, n = getattr(A, "shape", (0, 0))[-2:] if hasattr(A, "shape") else (0, 0)
+    dense = not (hasattr(A, "tocsr") or hasattr(A, "matmat") or hasattr(A, "blocks"))
+    small = dense and m * n <= AUTO_EXACT_MAX_ENTRIES
+    method = _exact_svd if small else _randomized_svd
+    return method(A, rank=rank, tol=tol, energy=energy, rng=rng, **options)
 
 
 def approximate(A: Array, *, method: str = "svd", rank: int | None = None, tol: float | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
+from . import __version__, _checks
 from .approx import METHODS, Approximation, approximate, with_reference
 from .io import FORMATS, SAVE_FORMATS, NamedMatrix, check_output, load_matrices, save_arrays
+from .linalg import NpyMatrix, StreamingSVD
 
 app = typer.Typer(
     name="rankwise",
@@ -91,14 +93,71 @@ def _default_matrix(seed: int) -> tuple[list[NamedMatrix], np.ndarray]:
     return [NamedMatrix(f"default (σ_i = {DEFAULT_RATE}^i)", A)], S
 
 
+OUT_OF_CORE_BYTES = 256 * 2**20
+
+
+def _out_of_core(path: Path, method: str) -> bool:
+    return (path.suffix.lower() == ".npy" and method in ("rsvd", "auto") and path.is_file()
+            and path.stat().st_size > OUT_OF_CORE_BYTES)
+
+
+def _progress_bar(label: str) -> Callable[[int, int], None]:
+    """A per-block callback drawing a rich progress bar on stderr (one bar per pass)."""
+    from rich.progress import Progress
+
+    state: dict[str, Any] = {}
+    console = Console(stderr=True)
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state or done <= state["last"]:
+            if "bar" in state:
+                state["bar"].stop()
+            state["bar"] = Progress(console=console, transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+        state["last"] = done
+        if done >= total:
+            state["bar"].stop()
+            state.pop("bar")
+
+    return update
+
+
+def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: float | None, passes: int,
+              seed: int, output: Path | None, as_json: bool) -> None:
+    """``--passes 1``: the single-pass streaming sketch over a .npy file, read once in row blocks."""
+    if passes != 1:
+        raise ValueError(f"--passes must be 1 (the single-pass sketch); got {passes}")
+    if input is None or input.suffix.lower() != ".npy":
+        raise ValueError("--passes 1 needs a .npy INPUT (read once, in row blocks)")
+    if rank is None or tol is not None or energy is not None:
+        raise ValueError("--passes 1 needs --rank (a tolerance cannot be checked in one pass)")
+    if output is not None:
+        check_output(output, suffixes=SAVE_FORMATS, protect=[input])
+    t0 = time.perf_counter()
+    mat = NpyMatrix(input, progress=_progress_bar(f"streaming {input.name}"))
+    sk = StreamingSVD(mat.shape, _checks.rank(rank, mat.shape, func="approx"),
+                      dtype=np.result_type(mat.dtype, np.float32), rng=seed)
+    for i0, block in mat.blocks():
+        sk.update(block, rows=slice(i0, i0 + block.shape[0]))
+    ap = Approximation(sk.result(), sk.report(time.perf_counter() - t0))
+    rows = [(NamedMatrix(input.stem, mat), ap)]
+    if output is not None:
+        save_arrays(output, _factor_arrays("", ap.factors), protect=[input])
+    _render(rows, "rsvd-1pass", seed, as_json, output, None)
+
+
 def _densify(A: Any) -> Any:
+    if hasattr(A, "blocks"):
+        return A
     if hasattr(A, "toarray"):
         return A.toarray()
     return np.asarray(A)  # memory maps are read here
 
 
 def _reference_spectrum(A: Any) -> np.ndarray | None:
-    if A.shape[0] * A.shape[1] > REFERENCE_MAX_ENTRIES:
+    if A.shape[0] * A.shape[1] > REFERENCE_MAX_ENTRIES or hasattr(A, "blocks"):
         return None
     dense = _densify(A)
     if not np.issubdtype(dense.dtype, np.inexact):
@@ -173,10 +232,21 @@ def approx(
     key: Annotated[str | None, typer.Option("--key", help="Array to read from a .npz/.safetensors file.")] = None,
     all_2d: Annotated[bool, typer.Option("--all", help="Every 2-D array of a .npz/.safetensors file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
+    passes: Annotated[int | None, typer.Option(
+        "--passes", help="1: read a .npy INPUT once, in row blocks, through the single-pass streaming sketch "
+                         "(needs --rank; the error is then estimated).")] = None,
 ) -> None:
-    """Approximate a matrix by a low-rank one and report the error against the optimum."""
+    """Approximate a matrix by a low-rank one and report the error against the optimum.
+
+    A .npy INPUT larger than 256 MiB is not loaded: with --method rsvd or auto it is read
+    in row blocks of at most 64 MiB (5 reads at a rank, more at a tolerance), with a
+    progress bar; --passes 1 reads it exactly once.
+    """
     if key is not None and all_2d:
         raise ValueError("give at most one of --key and --all")
+    if passes is not None:
+        _streamed(input, rank, tol, energy, passes, seed, output, as_json)
+        return
     if rank is None and tol is None and energy is None:
         tol = DEFAULT_TOL
     inputs = [input] if input is not None else []
@@ -187,6 +257,8 @@ def approx(
     reference: np.ndarray | None = None
     if input is None:
         matrices, reference = _default_matrix(seed)
+    elif _out_of_core(input, method):
+        matrices = [NamedMatrix(input.stem, NpyMatrix(input, progress=_progress_bar(f"reading {input.name}")))]
     else:
         matrices = load_matrices(input, key=key, all_2d=all_2d)
     if method not in METHODS:

@@ -1,0 +1,278 @@
+"""One interface over the inputs the randomized methods accept.
+
+Dense arrays (NumPy, torch on any device, array-API libraries), ``scipy.sparse``
+matrices, ``scipy.sparse.linalg.LinearOperator`` (products only) and ``.npy`` files on
+disk (:class:`NpyMatrix`, read in row blocks with bounded memory) all become an
+:class:`Operator` with ``matmat`` (A @ X), ``rmatmat`` (Aᴴ @ Y), ``fused`` (both in one
+pass over the rows, for inputs that are expensive to read) and ``fro_sq`` (‖A‖_F² when
+it can be had). The factors come back in the namespace of ``like``: the input's own
+library and device for dense arrays, NumPy for everything else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import _array, _checks
+from .._array import Array
+
+DEFAULT_BLOCK_BYTES = 64 * 2**20  # row blocks read from disk hold at most this many bytes
+
+
+def _is_sparse(A: Any) -> bool:
+    return "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(A)
+
+
+def _is_linear_operator(A: Any) -> bool:
+    mod = sys.modules.get("scipy.sparse.linalg")
+    return mod is not None and isinstance(A, mod.LinearOperator)
+
+
+class NpyMatrix:
+    """A 2-D ``.npy`` file used as a matrix without loading it.
+
+    Products read the file in blocks of ``block_rows`` rows into one reusable buffer, so
+    the memory held is ``block_rows · n · itemsize`` (at most 64 MiB by default) plus the
+    products' outputs (m × l and n × l), whatever the file's size.
+
+    Parameters
+    ----------
+    path : path-like
+        A C-ordered 2-D ``.npy`` file of a real or complex floating dtype.
+    block_rows : int, optional
+        Rows per block (default: as many as fit in 64 MiB).
+    progress : callable, optional
+        Called as ``progress(rows_read, m)`` after each block (a progress bar, for instance).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "a.npy"); np.save(f, np.eye(3))
+    >>> NpyMatrix(f).shape
+    (3, 3)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, block_rows: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.path = Path(path)
+        self.progress = progress
+        func = "NpyMatrix"
+        try:
+            mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            _checks._fail(func, f"'path' must be an existing .npy file; got {str(self.path)!r} (no such file)")
+        except (ValueError, OSError, EOFError) as exc:
+            _checks._fail(func, f"'path' must be a readable .npy file; got {str(self.path)!r} ({exc})")
+        if mm.ndim != 2:
+            _checks._fail(func, f"the file must hold a 2-D array; got shape {mm.shape} in {self.path}")
+        if not mm.flags.c_contiguous:
+            _checks._fail(func, f"the file must be C-ordered; {self.path} is Fortran-ordered (save A.T instead)")
+        if mm.dtype.kind not in "fc":
+            _checks._fail(func, f"the file must hold floating values; got dtype {mm.dtype}", _checks.InputTypeError)
+        self.shape: tuple[int, int] = (int(mm.shape[0]), int(mm.shape[1]))
+        self.dtype = mm.dtype
+        self.offset = int(mm.offset)
+        del mm
+        row_bytes = max(1, self.shape[1] * self.dtype.itemsize)
+        default = max(1, DEFAULT_BLOCK_BYTES // row_bytes)
+        self.block_rows = default if block_rows is None else _checks.integer(
+            block_rows, func=func, name="block_rows", lo=1)
+        self.reads = 0  # complete passes over the file so far
+
+    def __repr__(self) -> str:
+        return f"NpyMatrix({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def blocks(self) -> Any:
+        """Yield ``(row_start, block)`` over the whole file; ``block`` is reused between steps."""
+        m, n = self.shape
+        buf = np.empty((min(self.block_rows, m), n), dtype=self.dtype)
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            for i0 in range(0, m, self.block_rows):
+                rows = min(self.block_rows, m - i0)
+                view = buf[:rows]
+                got = fh.readinto(memoryview(view).cast("B"))  # type: ignore[arg-type]
+                if got != view.nbytes:
+                    raise OSError(f"{self.path}: file ends early at row {i0} (truncated .npy)")
+                yield i0, view
+                if self.progress is not None:
+                    self.progress(i0 + rows, m)
+        self.reads += 1
+
+
+@dataclass
+class Operator:
+    """A matrix seen through its products (see the module docstring)."""
+
+    shape: tuple[int, int]
+    dtype: Any  # the computing dtype of the products (NumPy or the input library's)
+    like: Array  # an array of the output namespace, device and dtype
+    matmat: Callable[[Array], Array]
+    rmatmat: Callable[[Array], Array]
+    fused: Callable[[Array], tuple[Array, Array]]
+    fro_sq: Callable[[], float | None]
+    kind: str
+    streamed: bool = False  # True when every product is a read of the data (disk)
+
+    @property
+    def xp(self) -> Any:
+        return _array.namespace(self.like)
+
+
+def _fro_sq_dense(A: Array) -> float:
+    """‖A‖_F² accumulated in float64 (float32 data is summed in float64 blocks)."""
+    if _array.is_numpy(A):
+        if A.dtype in (np.float64, np.complex128):
+            flat = A.reshape(-1) if A.flags.c_contiguous or A.flags.f_contiguous else np.ravel(A)
+            return float(np.vdot(flat, flat).real)
+        total = 0.0
+        step = max(1, 2**22 // max(1, A.shape[1]))
+        for i in range(0, A.shape[0], step):
+            blk = np.asarray(A[i:i + step], dtype=np.complex128 if np.iscomplexobj(A) else np.float64)
+            total += float(np.vdot(blk, blk).real)
+        return total
+    if _array.is_torch(A):
+        torch = sys.modules["torch"]
+        return float(torch.linalg.vector_norm(A, dtype=torch.complex128 if A.is_complex() else torch.float64)) ** 2
+    xp = _array.namespace(A)
+    A64 = xp.astype(A, xp.complex128 if _array.is_complex(A) else xp.float64)
+    return _array.to_float(xp.sum(xp.abs(A64) ** 2))
+
+
+def _dense(A: Array) -> Operator:
+    AH = _array.conj_transpose(A)
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        Y = A @ X
+        return Y, AH @ Y
+
+    return Operator(tuple(A.shape), A.dtype, A, lambda X: A @ X, lambda Y: AH @ Y, fused,
+                    lambda: _fro_sq_dense(A), "dense")
+
+
+def _sparse(A: Any) -> Operator:
+    A = A.tocsr() if A.format not in ("csr", "csc") else A
+    if A.dtype.kind not in "fc":
+        A = A.astype(np.float64)
+    elif A.dtype == np.float16:
+        A = A.astype(np.float32)
+    AH = A.conj().T
+
+    def mm(X: Array) -> Array:
+        out = A @ X  # sparse when X is a sparse sketch
+        return out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+
+    def rmm(Y: Array) -> Array:
+        return np.asarray(AH @ Y)
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        Y = mm(X)
+        return Y, rmm(Y)
+
+    like = np.empty((0, 0), dtype=A.dtype)
+    data = A.data
+    return Operator(tuple(A.shape), A.dtype, like, mm, rmm, fused,
+                    lambda: float(np.vdot(data, data).real), "sparse")
+
+
+def _linear_operator(A: Any) -> Operator:
+    dt = np.dtype(A.dtype) if A.dtype is not None else np.dtype(np.float64)
+    dt = dt if dt.kind in "fc" and dt != np.float16 else np.dtype(np.float64)
+
+    def mm(X: Array) -> Array:
+        return np.asarray(A.matmat(X))
+
+    def rmm(Y: Array) -> Array:
+        return np.asarray(A.rmatmat(Y))
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        Y = mm(X)
+        return Y, rmm(Y)
+
+    return Operator(tuple(A.shape), dt, np.empty((0, 0), dtype=dt), mm, rmm, fused, lambda: None,
+                    "linear-operator")
+
+
+def _npy(A: NpyMatrix) -> Operator:
+    m, n = A.shape
+    norm: dict[str, float] = {}
+
+    def mm(X: Array) -> Array:
+        out = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
+        acc = 0.0
+        for i0, blk in A.blocks():
+            out[i0:i0 + blk.shape[0]] = blk @ X
+            acc += float(np.vdot(blk, blk).real) if "fro" not in norm else 0.0
+        norm.setdefault("fro", acc)
+        return out
+
+    def rmm(Y: Array) -> Array:
+        out = np.zeros((n, Y.shape[1]), dtype=np.result_type(A.dtype, Y.dtype))
+        for i0, blk in A.blocks():
+            out += blk.conj().T @ Y[i0:i0 + blk.shape[0]]
+        return out
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        Y = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
+        Z = np.zeros((n, X.shape[1]), dtype=Y.dtype)
+        acc = 0.0
+        for i0, blk in A.blocks():
+            Yi = blk @ X
+            Y[i0:i0 + blk.shape[0]] = Yi
+            Z += blk.conj().T @ Yi
+            acc += float(np.vdot(blk, blk).real) if "fro" not in norm else 0.0
+        norm.setdefault("fro", acc)
+        return Y, Z
+
+    def fro() -> float:
+        if "fro" not in norm:
+            norm["fro"] = sum(float(np.vdot(b, b).real) for _, b in A.blocks())
+        return norm["fro"]
+
+    return Operator(A.shape, A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "npy-file",
+                    streamed=True)
+
+
+def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
+    """Validate ``A`` and wrap it as an :class:`Operator` (dense inputs are checked for NaN/Inf)."""
+    if isinstance(A, NpyMatrix):
+        op = _npy(A)
+    elif _is_sparse(A):
+        if A.ndim != 2:
+            _checks._fail(func, f"'{name}' must be 2-D; got a sparse array of shape {A.shape}")
+        op = _sparse(A)
+        data = A.data if hasattr(A, "data") else np.empty(0)
+        if data.size and data.dtype.kind in "fc":
+            _checks.finite(data, func=func, name=name)
+    elif _is_linear_operator(A):
+        op = _linear_operator(A)
+    else:
+        dense = _checks.matrix(A, func=func, name=name, check_finite=False)
+        op = _dense(dense)
+    m, n = op.shape
+    if m == 0 or n == 0:
+        _checks._fail(func, f"'{name}' must be non-empty; got shape {(m, n)}")
+    return op
+
+
+def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
+    """‖A‖_F² (None for a LinearOperator), raising the NaN/Inf error when it is not finite.
+
+    For dense input this one pass doubles as the finiteness check: a finite sum of squares
+    proves every entry finite, and only otherwise are NaN and Inf counted.
+    """
+    total = op.fro_sq()
+    if total is None or math.isfinite(total):
+        return total
+    if op.kind == "dense":
+        _checks.finite(op.like, func=func, name=name)  # raises with the counts
+    _checks._fail(func, f"'{name}' must contain only finite values with a finite sum of squares; "
+                        f"got ‖{name}‖_F² = {total}")

@@ -1,0 +1,379 @@
+"""Randomized SVD: fixed rank by block Krylov iteration, tolerance-driven rank by blocked QB (SPEC §1.3)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Literal, NamedTuple, overload
+
+import numpy as np
+
+from .. import _array, _checks
+from .._array import Array
+from ..factors import ApproxReport, SVDResult
+from ..random import RNGLike, as_generator
+from ._operator import Operator, as_operator, fro_sq_checked
+from .sketch import (
+    NORMALIZERS,
+    SKETCHES,
+    H,
+    _dense_result,
+    cast,
+    estimate_error,
+    orthonormalize,
+    resolve_sketch,
+    test_matrix,
+    work_dtype,
+)
+from .svd import select_rank
+
+__all__ = ["rsvd"]
+
+Method = Literal["auto", "krylov", "subspace"]
+METHODS = ("auto", "krylov", "subspace")
+AUTO_POWER_ITERS = 2
+AUTO_TOL_BLOCK = 32
+
+
+class _Basis(NamedTuple):
+    """Â = L @ M: L (m × r) orthonormal, M (r × n), both in the work dtype, plus what it cost."""
+
+    left: Array
+    middle: Array
+    right: Array | None  # Â = left @ middle @ rightᴴ when not None (right orthonormal, n × L)
+    passes: int
+    info: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- fixed rank
+
+
+def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) -> tuple[Array, Array, Array | None]:
+    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read."""
+    xp = op.xp
+    Omega = test_matrix(op, l, sketch, gen)
+    wd = work_dtype(xp, op.dtype)
+    Om64 = cast(_dense_result(Omega), wd)
+    # W0 = Ω T with T = V Λ^{-1/2} from Ω's Gram: A W0 = (A Ω) T needs no second product.
+    lam, V = xp.linalg.eigh(H(Om64) @ Om64)
+    T = V / xp.astype(xp.sqrt(lam), wd)[None, :]
+    Zraw = None
+    if op.streamed:
+        Y, Zraw = op.fused(Omega)
+    else:
+        Y = _dense_result(op.matmat(Omega))
+    W0 = Om64 @ T
+    Y0 = cast(Y, wd) @ T
+    return W0, Y0, Zraw
+
+
+def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator) -> _Basis:
+    """Block Krylov on the row space: W = [W0, Z1, …, Zq] orthonormal with Z_j ⊂ (AᴴA)^j W0, and Y = A W.
+
+    Every block's product A Z_j is kept, so the Rayleigh–Ritz projection A W Wᴴ needs no
+    extra pass: 2q + 1 products in all (q + 1 reads for streamed input, whose Aᴴ(A Z_j) is
+    fused with A Z_j).
+    """
+    xp = op.xp
+    W0, Y0, Zraw = _first_block(op, l, sketch, gen)
+    wd = W0.dtype
+    Ws, Ys = [W0], [Y0]
+    passes = 1
+    for j in range(q):
+        if Zraw is None:
+            Zraw = op.rmatmat(cast(Ys[-1], op.dtype))
+            passes += 1
+        Z = orthonormalize(cast(Zraw, wd), against=xp.concat(Ws, axis=1))[0]
+        Zraw = None
+        if Z.shape[1] == 0:  # the Krylov space is invariant: A W Wᴴ = A already
+            break
+        if op.streamed and j < q - 1:
+            Y, Zraw = op.fused(cast(Z, op.dtype))
+        else:
+            Y = _dense_result(op.matmat(cast(Z, op.dtype)))
+        passes += 1
+        Ws.append(Z)
+        Ys.append(cast(Y, wd))
+    W, Y = xp.concat(Ws, axis=1), xp.concat(Ys, axis=1)
+    Q, R = orthonormalize(Y)
+    reads = op.streamed and (q + 1)
+    return _Basis(Q, R, W, passes, {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l,
+                                    "krylov_dim": int(W.shape[1]), "normalizer": "svqb",
+                                    **({"file_reads": int(reads)} if op.streamed else {})})
+
+
+def _subspace(op: Operator, l: int, q: int, normalizer: str, sketch: str, gen: np.random.Generator) -> _Basis:
+    """Classic HMT: Q = orth((AAᴴ)^q A Ω), then B = Qᴴ A (2q + 2 products)."""
+    from .sketch import subspace_iteration
+
+    Q = subspace_iteration(op, l, q, normalizer, sketch, gen)
+    B = H(cast(op.rmatmat(cast(Q, op.dtype)), Q.dtype))
+    return _Basis(Q, B, None, 2 * q + 2, {"scheme": "subspace", "power_iters": q, "block": l,
+                                          "normalizer": normalizer})
+
+
+# --------------------------------------------------------------------------- tolerance (randQB_EI)
+
+
+def _randqb(op: Operator, tol: float, total: float, block: int, q: int, margin: int, sketch: str,
+            gen: np.random.Generator) -> _Basis:
+    """Blocked randQB with the error indicator ‖A‖_F² − ‖B‖_F² (Yu, Gu & Li 2018, Alg. 2).
+
+    Adds b orthonormal columns at a time (each with q power steps, projected against the
+    basis so far) until ‖A − QB‖_F² = ‖A‖_F² − ‖B‖_F² ≤ tol²‖A‖_F², never forming A − QB;
+    then keeps adding blocks until the basis exceeds the rank it implies by ``margin``
+    columns, since the trailing singular values of a just-large-enough B are underestimated.
+    """
+    xp = op.xp
+    m, n = op.shape
+    limit = min(m, n)
+    wd = work_dtype(xp, op.dtype)
+    Qs: list[Array] = []
+    Bs: list[Array] = []
+    energy = total
+    target = tol * tol * total
+    passes = 0
+    size = 0
+    while size < limit:
+        if energy <= target:
+            _, s, _ = _svd_of_basis(_Basis(xp.concat(Qs, axis=1), xp.concat(Bs, axis=0), None, 0, {}))
+            k = select_rank(_array.to_numpy(s), tol=tol, total=total) or size
+            if size >= min(k + margin, limit):
+                break
+        b = min(block, limit - size)
+        Qall = xp.concat(Qs, axis=1) if Qs else None
+        Y = cast(_dense_result(op.matmat(test_matrix(op, b, sketch, gen))), wd)
+        passes += 1
+        for _ in range(q):
+            Qi = orthonormalize(Y, against=Qall)[0]
+            Z = cast(op.rmatmat(cast(Qi, op.dtype)), wd)
+            if Qall is not None:
+                Z = Z - H(xp.concat(Bs, axis=0)) @ (H(Qall) @ Qi)
+            Zi = orthonormalize(Z)[0]
+            Y = cast(_dense_result(op.matmat(cast(Zi, op.dtype))), wd)
+            passes += 2
+        Qi = orthonormalize(Y, against=Qall)[0]
+        if Qi.shape[1] == 0:
+            break
+        Bi = H(cast(op.rmatmat(cast(Qi, op.dtype)), wd))
+        passes += 1
+        Qs.append(Qi)
+        Bs.append(Bi)
+        size += Qi.shape[1]
+        energy -= float(_array.to_float(xp.sum(xp.abs(Bi) ** 2)))
+    Q, B = xp.concat(Qs, axis=1), xp.concat(Bs, axis=0)
+    return _Basis(Q, B, None, passes, {"scheme": "randQB_EI", "power_iters": q, "block": block,
+                                       "basis": int(Q.shape[1]), "normalizer": "svqb"})
+
+
+# --------------------------------------------------------------------------- assembling the SVD
+
+
+def _svd_of_basis(basis: _Basis) -> tuple[Array, Array, Array]:
+    """U, s, Vh (work dtype) of Â = left @ middle (@ rightᴴ), through a small SVD."""
+    xp = _array.namespace(basis.left)
+    if basis.right is not None:  # Â = Q R Wᴴ with R small (r × L)
+        Ur, s, Vrh = xp.linalg.svd(basis.middle, full_matrices=False)
+        return basis.left @ Ur, s, Vrh @ H(basis.right)
+    # Â = Q B with B (r × n) wide: B = (Bᴴ)ᴴ = (P T)ᴴ, T small
+    P, T = orthonormalize(H(basis.middle))
+    Ut, s, Vth = xp.linalg.svd(H(T), full_matrices=False)
+    return basis.left @ Ut, s, Vth @ H(P)
+
+
+def _complete(X: Array, k: int, gen: np.random.Generator) -> Array:
+    """X (n × r orthonormal) completed to k orthonormal columns when A's rank r < k."""
+    xp = _array.namespace(X)
+    while X.shape[1] < k:
+        extra = xp.asarray(gen.standard_normal((X.shape[0], k - X.shape[1])), dtype=X.dtype,
+                           device=_array.device(X))
+        X = xp.concat([X, orthonormalize(extra, against=X)[0]], axis=1)
+    return X
+
+
+def _truncate(U: Array, s: Array, Vh: Array, k: int, out_dtype: Any, gen: np.random.Generator) -> SVDResult:
+    xp = _array.namespace(U)
+    if s.shape[0] < k:  # rank-deficient input: zero singular values, any orthonormal completion
+        U = _complete(U, k, gen)
+        Vh = H(_complete(H(Vh), k, gen))
+        s = xp.concat([s, xp.zeros(k - s.shape[0], dtype=s.dtype, device=_array.device(s))])
+    real = xp.float32 if out_dtype in (xp.float32, getattr(xp, "complex64", None)) else xp.float64
+    return SVDResult(cast(U[:, :k], out_dtype), cast(s[:k], real), cast(Vh[:k, :], out_dtype))
+
+
+# --------------------------------------------------------------------------- public function
+
+
+def _auto_method(op: Operator, method: str) -> str:
+    return "krylov" if method == "auto" else method
+
+
+def _validate(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, power_iters: Any, method: Any,
+              sketch: Any, normalizer: Any, block_size: Any) -> dict[str, Any]:
+    which = _checks.exactly_one(func, rank=rank, tol=tol)
+    out: dict[str, Any] = {
+        "oversample": _checks.integer(oversample, func=func, name="oversample", lo=0),
+        "method": _checks.choice(method, METHODS, func=func, name="method"),
+        "sketch": _checks.choice(sketch, SKETCHES, func=func, name="sketch"),
+        "normalizer": _checks.choice(normalizer, NORMALIZERS, func=func, name="normalizer"),
+    }
+    out["power_iters"] = power_iters if power_iters == "auto" else _checks.integer(
+        power_iters, func=func, name="power_iters", lo=0)
+    out["block_size"] = block_size if block_size == "auto" else _checks.integer(
+        block_size, func=func, name="block_size", lo=1)
+    if which == "rank":
+        out["rank"] = _checks.rank(rank, op.shape, func=func)
+    else:
+        t = _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True)
+        eps = float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)
+        floor = 10 * math.sqrt(eps)
+        if t < floor:
+            _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {floor:.2g} for {str(op.dtype).split('.')[-1]} "
+                                f"input (the indicator ‖A‖²−‖B‖² cannot resolve smaller errors); got {t:g}")
+        if op.kind == "linear-operator":
+            _checks._fail(func, "'tol' needs ‖A‖_F, which a LinearOperator cannot give; use 'rank' "
+                                "(and rankwise.estimate_error) instead")
+        out["tol"] = t
+    return out
+
+
+@overload
+def rsvd(A: Any, rank: int | None = ..., *, tol: float | None = ..., oversample: int = ...,
+         power_iters: int | Literal["auto"] = ..., method: Method = ..., sketch: str = ...,
+         normalizer: str = ..., block_size: int | Literal["auto"] = ..., rng: RNGLike = ...,
+         report: Literal[False] = ...) -> SVDResult: ...
+@overload
+def rsvd(A: Any, rank: int | None = ..., *, tol: float | None = ..., oversample: int = ...,
+         power_iters: int | Literal["auto"] = ..., method: Method = ..., sketch: str = ...,
+         normalizer: str = ..., block_size: int | Literal["auto"] = ..., rng: RNGLike = ...,
+         report: Literal[True]) -> tuple[SVDResult, ApproxReport]: ...
+def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversample: int = 10,
+         power_iters: int | Literal["auto"] = "auto", method: Method = "auto", sketch: str = "auto",
+         normalizer: str = "auto", block_size: int | Literal["auto"] = "auto", rng: RNGLike = None,
+         report: bool = False) -> SVDResult | tuple[SVDResult, ApproxReport]:
+    """Randomized truncated SVD at a fixed rank or to a relative Frobenius tolerance.
+
+    Parameters
+    ----------
+    A : array (m, n), scipy.sparse matrix, LinearOperator or :class:`~rankwise.linalg.NpyMatrix`
+        Dense arrays may be NumPy, torch (CPU or CUDA: nothing leaves the device) or any
+        array-API library; sparse, operator and file inputs give NumPy factors.
+    rank : int, optional
+        Target rank k, 1 <= k <= min(m, n).
+    tol : float, optional
+        Target relative error ‖A − Â‖_F <= tol·‖A‖_F; the smallest rank meeting it is chosen.
+        Exactly one of ``rank`` and ``tol``.
+    oversample : int, default=10
+        Extra sketch columns p: the block is l = k + p at a fixed rank; at a tolerance the
+        basis grows until it exceeds the chosen rank by p.
+    power_iters : int or "auto", default="auto"
+        Fixed rank: Krylov blocks beyond the first (``"auto"``: 2, i.e. 5 passes over A).
+        Tolerance: power steps per block (``"auto"``: 1).
+    method : {"auto", "krylov", "subspace"}, default="auto"
+        Fixed-rank scheme: block Krylov on the row space (``"auto"``), or HMT subspace iteration.
+    sketch : {"auto", "gaussian", "sparse-sign"}, default="auto"
+        ``"auto"``: sparse sign for scipy.sparse input, Gaussian otherwise.
+    normalizer : {"auto", "svqb", "qr", "lu", "none"}, default="auto"
+        Re-normalisation between subspace-iteration passes (``method="subspace"``; Krylov
+        blocks are always orthonormalised, with SVQB).
+    block_size : int or "auto", default="auto"
+        Columns added per step in tolerance mode (``"auto"``: 32).
+    rng : None, int or Generator
+    report : bool, default=False
+        Also return an :class:`~rankwise.factors.ApproxReport`; ``options`` records what
+        ``"auto"`` chose (scheme, power_iters, block, passes, sketch, normalizer).
+
+    Returns
+    -------
+    SVDResult
+        U (m, k), S (k,), Vh (k, n) in A's dtype (float32 stays float32), followed by the report.
+
+    Notes
+    -----
+    *Fixed rank (block Krylov).* With W0 = orth(Ω), Ω Gaussian n × l, the blocks
+    Z_j = orth((AᴴA) Z_{j−1} ⊥ W) span the Krylov space K_{q+1}(AᴴA, W0); with W = [W0, Z1, …, Zq]
+    the Rayleigh–Ritz approximation is Â = (A W)_k Wᴴ, the best rank-k approximation whose
+    row space lies in span(W) (Musco & Musco 2015). Each block's product A Z_j is kept, so
+    Â costs 2q + 1 products with A or Aᴴ; subspace iteration needs 2q + 2 for a smaller space.
+    Small factorisations run in float64 (SVQB), so float32 input loses no accuracy to them.
+
+    *Tolerance (randQB_EI).* Blocks of b columns are added until
+    ‖A − QB‖_F² = ‖A‖_F² − ‖B‖_F² <= tol²‖A‖_F², then the rank is the smallest k with
+    ‖A‖_F² − Σ_{i<=k} s_i(B)² <= tol²‖A‖_F² (Yu, Gu & Li 2018): the returned error meets ``tol``.
+
+    The report's Frobenius error is ‖A‖_F² − Σ_{i<=k} s_i², exact for these projections up to
+    rounding; for a LinearOperator it is estimated from 10 probes (``exact=False``).
+
+    References
+    ----------
+    .. [1] Halko, Martinsson & Tropp (2011), arXiv:0909.4061.
+    .. [2] Musco & Musco (2015), "Randomized block Krylov methods", arXiv:1504.05477.
+    .. [3] Yu, Gu & Li (2018), "Efficient randomized algorithms for the fixed-precision
+       low-rank matrix approximation", arXiv:1606.09402.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankwise.random import low_rank_matrix
+    >>> A, s = low_rank_matrix(300, 200, 0.9 ** np.arange(200), rng=0)
+    >>> (U, S, Vh), rep = rsvd(A, 20, rng=1, report=True)
+    >>> U.shape, round(rep.fro_error / np.sqrt(np.sum(s[20:] ** 2)), 4)
+    ((300, 20), 1.0)
+    >>> rsvd(A, tol=1e-2, rng=1, report=True)[1].rank
+    44
+    """
+    func = "rsvd"
+    t0 = time.perf_counter()
+    op = as_operator(A, func=func)
+    opts = _validate(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size)
+    gen = as_generator(rng, func=func)
+    total = fro_sq_checked(op, func=func) if not op.streamed else None
+    sk = resolve_sketch(op, opts["sketch"])
+    m, n = op.shape
+    if "rank" in opts:
+        k = opts["rank"]
+        l = min(k + opts["oversample"], m, n)
+        scheme = _auto_method(op, opts["method"])
+        q = AUTO_POWER_ITERS if opts["power_iters"] == "auto" else opts["power_iters"]
+        if scheme == "krylov":
+            basis = _krylov(op, l, q, sk, gen)
+        else:
+            how = "svqb" if opts["normalizer"] == "auto" else opts["normalizer"]
+            basis = _subspace(op, l, q, how, sk, gen)
+    else:
+        total = total if total is not None else op.fro_sq()
+        assert total is not None  # LinearOperator refused in _validate
+        q = 1 if opts["power_iters"] == "auto" else opts["power_iters"]
+        b = AUTO_TOL_BLOCK if opts["block_size"] == "auto" else opts["block_size"]
+        basis = _randqb(op, opts["tol"], total, b, q, opts["oversample"], sk, gen)
+    U, s, Vh = _svd_of_basis(basis)
+    s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
+    if total is None and op.streamed:
+        total = op.fro_sq()
+    if "rank" not in opts:
+        eps = float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)
+        tol_eff = math.sqrt(max(opts["tol"] ** 2 - 10 * eps, 0.25 * opts["tol"] ** 2))
+        k = select_rank(s_np, tol=tol_eff, total=total) or s_np.size
+    res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
+    if not report:
+        return res
+    rep = _report(op, A, res, s_np, k, total, basis, sk, opts, time.perf_counter() - t0, gen)
+    return res, rep
+
+
+def _report(op: Operator, A: Any, res: SVDResult, s: np.ndarray, k: int, total: float | None, basis: _Basis,
+            sketch: str, opts: dict[str, Any], seconds: float, gen: np.random.Generator) -> ApproxReport:
+    m, n = op.shape
+    options = {**basis.info, "passes": basis.passes, "sketch": sketch, "oversample": opts["oversample"]}
+    kept = float(np.sum(s[:k] ** 2))
+    if total is not None:
+        fro, exact = math.sqrt(max(total - kept, 0.0)), True
+        norm_fro = math.sqrt(total)
+    else:
+        est = estimate_error(A, tuple(res), rng=gen)
+        fro, exact = est.fro, False
+        norm_fro = math.sqrt(kept + est.fro**2)
+    return ApproxReport(method="rsvd", shape=(m, n), rank=k, fro_error=fro, norm_fro=norm_fro,
+                        norm_2=float(s[0]) if s.size else 0.0, storage_before=m * n,
+                        storage_after=k * (m + n + 1), seconds=seconds, exact=exact, options=options)
+

@@ -1,0 +1,239 @@
+"""Randomized SVD (issue 3): accuracy against the Eckart–Young optimum, every input kind, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg
+
+import rankwise
+from rankwise import rsvd
+from rankwise.linalg import NpyMatrix
+from rankwise.random import decay, low_rank_matrix
+
+
+def _case(kind: str, m: int = 1000, n: int = 750, dtype: type = np.float64, rate: float = 0.9, seed: int = 0):
+    s = decay(kind, min(m, n), rate=rate)  # type: ignore[arg-type]
+    return low_rank_matrix(m, n, s, dtype=dtype, rng=seed)
+
+
+def _ratio(A: np.ndarray, res: tuple, S: np.ndarray, k: int) -> float:
+    U, s, Vh = (np.asarray(x, dtype=np.float64 if not np.iscomplexobj(x) else complex) for x in res)
+    return float(np.linalg.norm(A.astype(U.dtype) - (U * s) @ Vh) / np.sqrt(np.sum(S[k:] ** 2)))
+
+
+@pytest.mark.parametrize(("kind", "shape", "rate", "k", "bound"), [
+    ("exp", (1000, 750), 0.9, 50, 1.05),
+    ("lowrank", (1000, 750), 0.9, 50, 1.05),
+    ("exp", (4000, 400), 0.95, 50, 1.05),
+    ("poly", (1000, 750), 0.9, 50, 1.10),
+])
+def test_default_settings_reach_the_optimum(kind: str, shape: tuple, rate: float, k: int, bound: float) -> None:
+    A, S = _case(kind, *shape, rate=rate)
+    for seed in range(3):
+        (U, s, Vh), rep = rsvd(A, k, rng=seed, report=True)
+        ratio = _ratio(A, (U, s, Vh), S, k)
+        assert ratio <= bound, (kind, seed, ratio)
+        assert rep.fro_error == pytest.approx(ratio * np.sqrt(np.sum(S[k:] ** 2)), rel=1e-6)
+        assert U.shape == (shape[0], k) and Vh.shape == (k, shape[1])
+        np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-10)
+        np.testing.assert_allclose(Vh @ Vh.T, np.eye(k), atol=1e-10)
+        np.testing.assert_allclose(s, S[:k], rtol=1e-2)
+
+
+@pytest.mark.parametrize("kind", ["exp", "poly", "lowrank"])
+def test_float32_is_as_accurate_as_float64(kind: str) -> None:
+    A, S = _case(kind, 800, 600)
+    k = 30
+    assert S[k] / S[0] > 1e-5
+    r64 = _ratio(A, rsvd(A, k, rng=0), S, k)
+    res32 = rsvd(A.astype(np.float32), k, rng=0)
+    assert res32.U.dtype == np.float32 and res32.S.dtype == np.float32
+    r32 = _ratio(A, res32, S, k)
+    assert r32 <= 1.02 * r64
+
+
+def test_subspace_method_and_normalizers() -> None:
+    A, S = _case("exp", 600, 400)
+    for how in ("svqb", "qr", "lu"):
+        (_, _, _), rep = rsvd(A, 20, method="subspace", normalizer=how, rng=0, report=True)
+        assert rep.options["scheme"] == "subspace" and rep.options["normalizer"] == how
+        assert rep.fro_ratio is None and rep.fro_error <= 1.02 * np.sqrt(np.sum(S[20:] ** 2))
+        assert rep.options["passes"] == 6
+
+
+def test_the_power_iteration_knob_matters() -> None:
+    """Without power steps the slowly decaying case misses; the default does not."""
+    A, S = _case("poly", 800, 600)
+    assert _ratio(A, rsvd(A, 30, power_iters=0, rng=0), S, 30) > 1.15
+    assert _ratio(A, rsvd(A, 30, rng=0), S, 30) < 1.01
+
+
+def test_report_records_what_auto_chose() -> None:
+    A, _ = _case("exp", 400, 300)
+    _, rep = rsvd(A, 10, rng=0, report=True)
+    assert rep.method == "rsvd" and rep.exact
+    assert rep.options["scheme"] == "block-krylov" and rep.options["power_iters"] == 2
+    assert rep.options["passes"] == 5 and rep.options["sketch"] == "gaussian" and rep.options["block"] == 20
+
+
+@pytest.mark.parametrize("tol", [1e-1, 1e-2, 1e-4, 1e-6])
+@pytest.mark.parametrize("kind", ["exp", "poly"])
+def test_tolerance_mode_picks_a_near_optimal_rank_and_meets_tol(kind: str, tol: float) -> None:
+    A, S = _case(kind, 600, 400)
+    tail = np.sqrt(np.append(np.cumsum((S**2)[::-1])[::-1][1:], 0.0))
+    k_opt = int(np.flatnonzero(tail <= tol * np.linalg.norm(S))[0]) + 1
+    (U, s, Vh), rep = rsvd(A, tol=tol, rng=0, report=True)
+    true = np.linalg.norm(A - (U * s) @ Vh) / np.linalg.norm(A)
+    assert true <= tol
+    assert k_opt <= rep.rank <= k_opt + max(2, int(0.05 * k_opt))
+    assert rep.rel_fro_error == pytest.approx(true, rel=1e-3, abs=5e-8)  # cancellation floor ~sqrt(eps)
+
+
+def test_tolerance_below_the_precision_floor_is_refused() -> None:
+    A, _ = _case("exp", 50, 40)
+    with pytest.raises(ValueError, match=r"'tol' must be >= 10·sqrt\(eps\) = 0.0035 for float32"):
+        rsvd(A.astype(np.float32), tol=1e-4)
+    with pytest.raises(ValueError, match=r"'tol' must be >= 10·sqrt\(eps\)"):
+        rsvd(A, tol=1e-9)
+
+
+def test_exact_low_rank_and_rank_deficient_inputs() -> None:
+    A, _ = low_rank_matrix(80, 60, [3.0, 2.0, 1.0], rng=0)
+    U, s, Vh = rsvd(A, 5, rng=0)
+    np.testing.assert_allclose((U * s) @ Vh, A, atol=1e-12)
+    np.testing.assert_allclose(s[3:], 0, atol=1e-12)
+    np.testing.assert_allclose(U.T @ U, np.eye(5), atol=1e-10)
+    Z = rsvd(np.zeros((30, 20)), 4, rng=0)
+    assert np.all(Z.S == 0) and Z.U.shape == (30, 4)
+    np.testing.assert_allclose(Z.U.T @ Z.U, np.eye(4), atol=1e-10)
+
+
+def test_full_rank_request_is_exact() -> None:
+    A = np.random.default_rng(0).standard_normal((30, 12))
+    U, s, Vh = rsvd(A, 12, rng=0)
+    np.testing.assert_allclose((U * s) @ Vh, A, atol=1e-10)
+
+
+def test_complex_input() -> None:
+    A, S = _case("exp", 300, 200, dtype=np.complex128)
+    (U, s, Vh), rep = rsvd(A, 15, rng=0, report=True)
+    assert U.dtype == np.complex128 and s.dtype == np.float64
+    assert _ratio(A, (U, s, Vh), S, 15) <= 1.01
+
+
+def test_seeded_results_are_reproducible() -> None:
+    A, _ = _case("poly", 300, 200)
+    a, b = rsvd(A, 10, rng=7), rsvd(A, 10, rng=7)
+    np.testing.assert_array_equal(a.U, b.U)
+
+
+def test_sparse_input_and_sparse_sign_sketch() -> None:
+    M = scipy.sparse.random(2000, 800, density=0.01, random_state=0, format="csr")
+    dense = M.toarray()
+    S = np.linalg.svd(dense, compute_uv=False)
+    (U, s, Vh), rep = rsvd(M, 10, rng=0, report=True)
+    assert rep.options["sketch"] == "sparse-sign" and isinstance(U, np.ndarray)
+    assert _ratio(dense, (U, s, Vh), S, 10) <= 1.05
+    _, rep_g = rsvd(M, 10, sketch="gaussian", rng=0, report=True)
+    assert rep_g.options["sketch"] == "gaussian" and rep_g.fro_error <= 1.05 * np.sqrt(np.sum(S[10:] ** 2))
+    with pytest.raises(ValueError, match="1 NaN"):
+        bad = M.copy()
+        bad.data[0] = np.nan
+        rsvd(bad, 3)
+
+
+def test_linear_operator_uses_products_only() -> None:
+    A, S = _case("exp", 500, 300)
+    calls = {"mat": 0, "rmat": 0}
+
+    def mv(X: np.ndarray) -> np.ndarray:
+        calls["mat"] += 1
+        return A @ X
+
+    def rmv(Y: np.ndarray) -> np.ndarray:
+        calls["rmat"] += 1
+        return A.T @ Y
+
+    op = scipy.sparse.linalg.LinearOperator(A.shape, matvec=mv, rmatvec=rmv, matmat=mv, rmatmat=rmv,
+                                            dtype=np.float64)
+    (U, s, Vh), rep = rsvd(op, 10, rng=0, report=True)
+    assert _ratio(A, (U, s, Vh), S, 10) <= 1.01
+    assert not rep.exact  # no ‖A‖_F from products: the error is a 10-probe estimate
+    assert calls == {"mat": 3 + 1, "rmat": 2}  # 5 passes, plus one probe product for the estimate
+    with pytest.raises(ValueError, match="'tol' needs ‖A‖_F"):
+        rsvd(op, tol=0.1)
+
+
+def test_npy_file_equals_in_memory_and_reads_three_times(tmp_path) -> None:
+    A, S = _case("exp", 700, 300)
+    path = tmp_path / "a.npy"
+    np.save(path, A)
+    mat = NpyMatrix(path, block_rows=64)
+    (U, s, Vh), rep = rsvd(mat, 12, rng=3, report=True)
+    ref = rsvd(A, 12, rng=3)
+    np.testing.assert_allclose((U * s) @ Vh, (ref.U * ref.S) @ ref.Vh, atol=1e-10)
+    assert mat.reads == 3 and rep.options["file_reads"] == 3  # q + 1 fused reads instead of 5 passes
+    assert rep.exact and rep.fro_error == pytest.approx(np.linalg.norm(A - (U * s) @ Vh), rel=1e-6)
+    (U2, s2, Vh2), rep2 = rsvd(NpyMatrix(path, block_rows=100), tol=1e-3, rng=0, report=True)
+    assert np.linalg.norm(A - (U2 * s2) @ Vh2) <= 1e-3 * np.linalg.norm(A)
+
+
+def test_npy_file_errors(tmp_path) -> None:
+    with pytest.raises(ValueError, match="no such file"):
+        NpyMatrix(tmp_path / "missing.npy")
+    np.save(tmp_path / "v.npy", np.ones(4))
+    with pytest.raises(ValueError, match="2-D array"):
+        NpyMatrix(tmp_path / "v.npy")
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.ones((4, 3))))
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        NpyMatrix(tmp_path / "f.npy")
+    np.save(tmp_path / "t.npy", np.ones((100, 10)))
+    data = (tmp_path / "t.npy").read_bytes()
+    (tmp_path / "t.npy").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"must be a readable \.npy file"):
+        rsvd(NpyMatrix(tmp_path / "t.npy"), 2)
+
+
+def test_torch_tensors_stay_tensors() -> None:
+    torch = pytest.importorskip("torch")
+    A, S = _case("exp", 500, 300, dtype=np.float32)
+    T = torch.from_numpy(A)
+    U, s, Vh = rsvd(T, 10, rng=0)
+    assert all(isinstance(x, torch.Tensor) for x in (U, s, Vh)) and U.dtype == torch.float32
+    assert _ratio(A, (U.numpy(), s.numpy(), Vh.numpy()), S, 10) <= 1.01
+    U2, s2, Vh2 = rsvd(T.double(), tol=1e-2, rng=0)
+    assert U2.dtype == torch.float64
+
+
+@pytest.mark.gpu
+def test_cuda_tensors_stay_on_the_device() -> None:
+    torch = pytest.importorskip("torch")
+    A, S = _case("exp", 2000, 1000, dtype=np.float32)
+    T = torch.from_numpy(A).cuda()
+    (U, s, Vh), rep = rsvd(T, 20, rng=0, report=True)
+    assert U.device == T.device and s.device == T.device and Vh.device == T.device
+    assert _ratio(A, (U.cpu().numpy(), s.cpu().numpy(), Vh.cpu().numpy()), S, 20) <= 1.01
+    (U, s, Vh), rep = rsvd(T, tol=1e-2, rng=0, report=True)
+    assert U.device == T.device and rep.rel_fro_error <= 1e-2
+
+
+@pytest.mark.parametrize(("kwargs", "exc", "msg"), [
+    ({}, ValueError, r"give exactly one of 'rank', 'tol'; got none"),
+    ({"rank": 3, "tol": 0.1}, ValueError, r"give at most one of 'rank', 'tol'"),
+    ({"rank": 0}, ValueError, r"'rank' must be an int in \[1, min\(m, n\)\] = \[1, 20\]; got 0"),
+    ({"rank": 3, "oversample": -1}, ValueError, r"'oversample' must be an int in \[0, inf\); got -1"),
+    ({"rank": 3, "power_iters": "many"}, TypeError, r"'power_iters' must be an int"),
+    ({"rank": 3, "method": "lanczos"}, ValueError, r"unknown method 'lanczos'; valid: auto, krylov, subspace"),
+    ({"rank": 3, "sketch": "srft"}, ValueError, r"unknown sketch 'srft'"),
+    ({"rank": 3, "rng": "seed"}, TypeError, r"'rng' must be None, a non-negative int seed"),
+    ({"tol": 1.5}, ValueError, r"'tol' must be a number in \(0, 1\)"),
+])
+def test_bad_arguments(kwargs: dict, exc: type, msg: str) -> None:
+    with pytest.raises(exc, match=msg):
+        rsvd(np.ones((30, 20)), **kwargs)
+
+
+def test_top_level_exports() -> None:
+    assert rankwise.rsvd is rsvd and rankwise.NpyMatrix is NpyMatrix

@@ -1,0 +1,97 @@
+"""Single-pass streaming sketch (Tropp et al. 2019)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rankwise import StreamingSVD
+from rankwise.linalg import NpyMatrix
+from rankwise.random import decay, low_rank_matrix
+
+
+def test_one_pass_any_order_reaches_1_5_times_the_optimum(tmp_path) -> None:
+    A, s = low_rank_matrix(1500, 600, decay("exp", 600, rate=0.9), rng=0)
+    path = tmp_path / "a.npy"
+    np.save(path, A)
+    mat = NpyMatrix(path, block_rows=100)
+    r = 10
+    ratios = []
+    for seed in range(3):
+        sk = StreamingSVD(A.shape, r, rng=seed)
+        assert (sk.sketch_size, sk.core_size) == (41, 83)
+        for i0, block in mat.blocks():
+            sk.update(block, rows=slice(i0, i0 + block.shape[0]))
+        U, S, Vh = sk.result()
+        ratios.append(np.linalg.norm(A - (U * S) @ Vh) / np.sqrt(np.sum(s[r:] ** 2)))
+        assert sk.rows_updated == 1500
+    assert mat.reads == 3  # one read of the file per sketch: each row seen once
+    assert max(ratios) <= 1.5
+
+
+def test_row_order_and_index_arrays_do_not_matter() -> None:
+    A, s = low_rank_matrix(200, 90, decay("exp", 90, rate=0.7), rng=1)
+    a = StreamingSVD(A.shape, 5, rng=4)
+    b = StreamingSVD(A.shape, 5, rng=4)
+    a.update(A, rows=slice(0, 200))
+    perm = np.random.default_rng(0).permutation(200)
+    for chunk in np.array_split(perm, 7):
+        b.update(A[chunk], rows=chunk)
+    Ua, Sa, Vha = a.result()
+    Ub, Sb, Vhb = b.result()
+    np.testing.assert_allclose((Ua * Sa) @ Vha, (Ub * Sb) @ Vhb, atol=1e-10)
+
+
+def test_counts_each_row_once_with_a_counting_source() -> None:
+    A, _ = low_rank_matrix(120, 50, decay("exp", 50), rng=2)
+    reads = np.zeros(120, dtype=int)
+
+    def source():
+        for i in range(0, 120, 16):
+            reads[i:i + 16] += 1
+            yield i, A[i:i + 16]
+
+    sk = StreamingSVD(A.shape, 4, rng=0)
+    for i0, blk in source():
+        sk.update(blk, rows=slice(i0, i0 + blk.shape[0]))
+    sk.result()
+    assert np.all(reads == 1)
+
+
+def test_error_estimate_and_report() -> None:
+    A, s = low_rank_matrix(300, 100, decay("exp", 100, rate=0.8), rng=3)
+    sk = StreamingSVD(A.shape, 8, rng=0)
+    sk.update(A, rows=np.arange(300))
+    U, S, Vh = sk.result()
+    true = np.linalg.norm(A - (U * S) @ Vh)
+    est = sk.error_estimate(confidence=0.999)
+    assert est.fro_low <= true <= est.fro_high
+    rep = sk.report()
+    assert not rep.exact and rep.norm_fro == pytest.approx(np.linalg.norm(A)) and rep.options["passes"] == 1
+
+
+def test_float32_and_complex_sketches() -> None:
+    A, s = low_rank_matrix(100, 60, decay("exp", 60, rate=0.6), dtype=np.complex128, rng=0)
+    sk = StreamingSVD(A.shape, 4, dtype=np.complex128, rng=0)
+    sk.update(A, rows=slice(0, 100))
+    U, S, Vh = sk.result()
+    assert U.dtype == np.complex128 and np.linalg.norm(A - (U * S) @ Vh) <= 1.5 * np.sqrt(np.sum(s[4:] ** 2))
+    sk32 = StreamingSVD((100, 60), 4, dtype=np.float32, rng=0)
+    sk32.update(A.real.astype(np.float32), rows=slice(0, 100))
+    assert sk32.result().U.dtype == np.float32
+
+
+def test_bad_input() -> None:
+    sk = StreamingSVD((10, 6), 2, rng=0)
+    with pytest.raises(ValueError, match="'block' must have n = 6 columns; got shape"):
+        sk.update(np.ones((2, 5)), rows=slice(0, 2))
+    with pytest.raises(ValueError, match="'rows' must select 3 consecutive rows"):
+        sk.update(np.ones((3, 6)), rows=slice(0, 2))
+    with pytest.raises(ValueError, match=r"'rows' must lie in \[0, 10\)"):
+        sk.update(np.ones((1, 6)), rows=np.array([10]))
+    with pytest.raises(ValueError, match="1 NaN"):
+        sk.update(np.array([[np.nan, 0, 0, 0, 0, 0]]), rows=[0])
+    with pytest.raises(ValueError, match=r"'rank' must be an int in \[1, min\(m, n\)\] = \[1, 6\]; got 7"):
+        StreamingSVD((10, 6), 7)
+    with pytest.raises(TypeError, match="'shape' must be a tuple"):
+        StreamingSVD([10, 6], 2)  # type: ignore[arg-type]
