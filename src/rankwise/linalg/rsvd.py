@@ -317,7 +317,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     >>> from rankwise.random import low_rank_matrix
     >>> A, s = low_rank_matrix(300, 200, 0.9 ** np.arange(200), rng=0)
     >>> (U, S, Vh), rep = rsvd(A, 20, rng=1, report=True)
-    >>> U.shape, round(rep.fro_error / np.sqrt(np.sum(s[20:] ** 2)), 4)
+    >>> U.shape, round(float(rep.fro_error / np.sqrt(np.sum(s[20:] ** 2))), 4)
     ((300, 20), 1.0)
     >>> rsvd(A, tol=1e-2, rng=1, report=True)[1].rank
     44

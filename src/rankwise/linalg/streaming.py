@@ -104,7 +104,7 @@ class StreamingSVD:
         func = "StreamingSVD.update"
         if isinstance(rows, slice):
             start, stop, step = rows.indices(m)
-            if step != 1 or stop - start != count or (rows.stop is not None and rows.stop > m):
+            if step != 1 or stop - start != count:
                 _checks._fail(func, f"'rows' must select {count} consecutive rows of [0, {m}) matching the block; "
                                     f"got {rows}")
             return slice(start, stop)
