@@ -13,7 +13,10 @@ from .approx import Approximation as Approximation
 from .approx import approximate as approximate
 from .factors import ApproxReport as ApproxReport
 from .factors import SVDResult as SVDResult
+from .linalg import ChainPlan as ChainPlan
 from .linalg import LstsqResult as LstsqResult
+from .linalg import chain_dot as chain_dot
+from .linalg import chain_plan as chain_plan
 from .linalg import lstsq as lstsq
 from .linalg import pinv as pinv
 from .linalg import select_rank as select_rank
@@ -29,6 +32,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ApproxReport",
     "Approximation",
+    "ChainPlan",
     "InputError",
     "InputTypeError",
     "LstsqResult",
@@ -37,6 +41,8 @@ __all__ = [
     "__version__",
     "approximate",
     "as_generator",
+    "chain_dot",
+    "chain_plan",
     "low_rank_matrix",
     "lstsq",
     "pinv",
