@@ -416,8 +416,12 @@ def _split_coef(e: Expr) -> tuple[float, Expr]:
 
 
 def _split_scale(e: Expr) -> tuple[Expr, Expr]:
-    """(c, rest) with e = c · rest for any scalar factor c (ONE when there is none)."""
-    return (e.coef, e.body) if isinstance(e, Scale) else (ONE, e)
+    """(c, rest) with e = c · rest, c the product of every scalar factor in front (ONE when there is none)."""
+    c: Expr = ONE
+    while isinstance(e, Scale) and e.kind != SCALAR:
+        c = scale(c, e.coef) if c != ONE else e.coef
+        e = e.body
+    return c, e
 
 
 def add(*terms: Expr) -> Expr:

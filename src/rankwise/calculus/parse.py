@@ -122,7 +122,7 @@ class _Parser:
         try:
             return fn(*args)
         except ExpressionError as exc:
-            reason = str(exc).split(": ", 1)[-1]
+            reason = str(exc).removeprefix("expression: ")
             raise ParseError(f"parse: {reason} (at position {tok.pos} in {self.text!r})") from None
 
     def binary(self, ops: tuple[str, ...], operand: Callable[[], Expr]) -> Expr:
