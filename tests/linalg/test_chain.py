@@ -254,3 +254,19 @@ def test_torch_cuda_stays_on_device() -> None:
 
 def test_exports() -> None:
     assert rankwise.chain_plan is chain_plan and rankwise.chain_dot is chain_dot and rankwise.ChainPlan is ChainPlan
+
+
+def test_opt_einsum_greedy_multiplies_the_matrices_first_and_rankwise_does_not() -> None:
+    """The benchmark's claim, on shapes: greedy forms AB first (n³ + 2n²), the optimum is A(B(Cx)) (3n²)."""
+    oe = pytest.importorskip("opt_einsum")
+    from benchmarks.bench_chain import _equation, _path_cost
+
+    n = 300
+    shapes: list[tuple[int, ...]] = [(n, n), (n, n), (n, n), (n,)]
+    eq = _equation(shapes)
+    assert eq == "ab,bc,cd,d->a"
+    greedy, _ = oe.contract_path(eq, *shapes, shapes=True, optimize="greedy")
+    assert greedy[0] == (0, 1) and _path_cost(eq, shapes, greedy) == n**3 + 2 * n * n
+    optimal, _ = oe.contract_path(eq, *shapes, shapes=True, optimize="optimal")
+    assert _path_cost(eq, shapes, optimal) == chain_plan(shapes).cost == 3 * n * n
+    assert _equation([(5, 4), (4,), (3,), (3, 2)]) == "ab,b,c,cd->ad"  # a column then a row: an outer product

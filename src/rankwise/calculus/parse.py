@@ -230,7 +230,7 @@ def parse(text: str, *, scalars: Iterable[str] = ()) -> Expr:
     Examples
     --------
     >>> print(parse("tr((A*X)')"))
-    tr(A*X)
+    tr(X'*A')
     >>> print(parse("a*X + X*a", scalars=["a"]))
     2*a*X
     """
