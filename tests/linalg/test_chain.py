@@ -269,4 +269,4 @@ def test_opt_einsum_greedy_multiplies_the_matrices_first_and_rankwise_does_not()
     assert greedy[0] == (0, 1) and _path_cost(eq, shapes, greedy) == n**3 + 2 * n * n
     optimal, _ = oe.contract_path(eq, *shapes, shapes=True, optimize="optimal")
     assert _path_cost(eq, shapes, optimal) == chain_plan(shapes).cost == 3 * n * n
-    assert _equation([(5, 4), (4,), (3,), (3, 2)]) == "ab,b,c,cd->ad"  # a column then a row: an outer product
+    assert _equation([(5, 4), (4,), (3,), (3, 2)]) == "ab,b,d,de->ae"  # a column then a row: an outer product
