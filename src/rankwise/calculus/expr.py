@@ -162,9 +162,6 @@ class Identity(Expr):
     def kind(self) -> Kind:
         return MATRIX
 
-    def children(self) -> tuple[Expr, ...]:
-        return ()
-
 
 @dataclass(frozen=True, slots=True)
 class Zero(Expr):
