@@ -13,10 +13,13 @@ from .approx import Approximation as Approximation
 from .approx import approximate as approximate
 from .factors import ApproxReport as ApproxReport
 from .factors import SVDResult as SVDResult
+from .linalg import ChainPlan as ChainPlan
 from .linalg import ErrorEstimate as ErrorEstimate
 from .linalg import LstsqResult as LstsqResult
 from .linalg import NpyMatrix as NpyMatrix
 from .linalg import StreamingSVD as StreamingSVD
+from .linalg import chain_dot as chain_dot
+from .linalg import chain_plan as chain_plan
 from .linalg import estimate_error as estimate_error
 from .linalg import lstsq as lstsq
 from .linalg import pinv as pinv
@@ -35,6 +38,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ApproxReport",
     "Approximation",
+    "ChainPlan",
     "ErrorEstimate",
     "InputError",
     "InputTypeError",
@@ -46,6 +50,8 @@ __all__ = [
     "__version__",
     "approximate",
     "as_generator",
+    "chain_dot",
+    "chain_plan",
     "estimate_error",
     "low_rank_matrix",
     "lstsq",

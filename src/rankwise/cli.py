@@ -305,6 +305,82 @@ def _render(rows: list[tuple[NamedMatrix, Approximation]], method: str, seed: in
         console.print(f"plot written to {plot}")
 
 
+# --------------------------------------------------------------------- matrix chains and gradients (issue 8)
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"shape {text!r} must look like 1000x1000 (a matrix) or 1000 (a vector) with "
+                         "positive sizes")
+    return tuple(int(p) for p in parts)
+
+
+def _time_orders(shapes: list[tuple[int, ...]], seed: int, repeats: int) -> Table:
+    import time
+
+    from .linalg.chain import ORDERS, chain_dot, chain_plan
+
+    gen = np.random.default_rng(seed)
+    arrays = [gen.standard_normal(s) for s in shapes]
+    t = Table(title=f"rankwise chain --time  (seed={seed}, median of {repeats})", header_style="bold")
+    for col in ("order", "parenthesisation", "multiply-adds", "time"):
+        t.add_column(col, justify="left" if col in ("order", "parenthesisation") else "right")
+    for order in ORDERS:
+        plan = chain_plan(shapes, order=order)  # type: ignore[arg-type]
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            chain_dot(*arrays, plan=plan)
+            times.append(time.perf_counter() - t0)
+        t.add_row(order, plan.parenthesization, f"{plan.cost:,}", f"{sorted(times)[len(times) // 2]:.4f} s")
+    return t
+
+
+@app.command()
+@_cli_command
+def chain(
+    shapes: Annotated[list[str], typer.Argument(help="Operand shapes in order: MxN for a matrix, N for a "
+                                                     "vector, e.g. 1000x1000 1000x1000 1000x1000 1000.")],
+    time_it: Annotated[bool, typer.Option("--time", help="Also multiply random matrices of these shapes in "
+                                                         "each order and time them.")] = False,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed runs per order (the median is shown).")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the random operands of --time.")] = 0,
+) -> None:
+    """Plan the cheapest order of a matrix chain and compare its cost with the naive orders."""
+    from .linalg.chain import chain_plan
+
+    parsed = [_parse_shape(s) for s in shapes]
+    plan = chain_plan(parsed)
+    console = _console()
+    console.print(str(plan), markup=False, highlight=False)
+    if time_it:
+        if repeats < 1:
+            raise ValueError(f"--repeats must be >= 1; got {repeats}")
+        console.print(_time_orders(parsed, seed, repeats))
+
+
+@app.command()
+@_cli_command
+def grad(
+    expr: Annotated[str, typer.Argument(help="A scalar expression, e.g. \"tr(A*X*B)\", \"x'*A*x\", "
+                                             "\"logdet(X)\", \"norm(X*w - y)^2\". Uppercase names are "
+                                             "matrices, lowercase names vectors.")],
+    wrt: Annotated[str, typer.Option("--wrt", help="The variable to differentiate with respect to.")],
+    latex: Annotated[bool, typer.Option("--latex", help="Print LaTeX instead of text.")] = False,
+    scalars: Annotated[list[str] | None, typer.Option("--scalar", help="A name that stands for a scalar "
+                                                                        "(repeatable).")] = None,
+) -> None:
+    """Derive the gradient of a matrix expression symbolically."""
+    from .calculus import gradient
+
+    g = gradient(expr, wrt, scalars=tuple(scalars or ()))
+    if latex:
+        typer.echo(f"\\nabla_{{{wrt}}} \\left({g.of.latex}\\right) = {g.latex}")
+    else:
+        typer.echo(f"∇_{wrt} {g.of.text} = {g.text}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
