@@ -36,6 +36,7 @@ TABLE = [
     Entry("lstsq", lambda A, **kw: rankwise.lstsq(A, _rhs(A)), lambda r: [r.X]),
     Entry("approximate", lambda A, **kw: rankwise.approximate(A, rank=kw.get("rank", 2)),
           lambda r: list(r.factors), takes_rank=True),
+    Entry("monarch_project", lambda A, **kw: rankwise.monarch_project(A), lambda r: [r.L, r.R]),
 ]
 IDS = [e.name for e in TABLE]
 

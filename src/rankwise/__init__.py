@@ -20,6 +20,7 @@ from .linalg import select_rank as select_rank
 from .linalg import svd as svd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
+from .structured import monarch_project as monarch_project  # also registers approx method "monarch"
 
 try:
     __version__ = version("rankwise")
@@ -39,6 +40,7 @@ __all__ = [
     "as_generator",
     "low_rank_matrix",
     "lstsq",
+    "monarch_project",
     "pinv",
     "select_rank",
     "svd",
