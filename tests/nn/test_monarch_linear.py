@@ -69,12 +69,12 @@ def test_drop_in_training_fits_a_monarch_target() -> None:
     g = torch.Generator().manual_seed(4)
     teacher = MonarchLinear(16, 16, rng=5)
     student = torch.nn.Sequential(MonarchLinear(16, 16, rng=6), torch.nn.Identity())
-    opt = torch.optim.Adam(student.parameters(), lr=3e-2)
-    x = torch.randn(256, 16, generator=g)
+    opt = torch.optim.Adam(student.parameters(), lr=5e-2)
+    x = torch.randn(64, 16, generator=g)
     with torch.no_grad():
         y = teacher(x)
     losses = []
-    for _ in range(100):
+    for _ in range(60):
         opt.zero_grad()
         loss = ((student(x) - y) ** 2).mean()
         loss.backward()

@@ -193,6 +193,9 @@ def test_approx_method_targets() -> None:
             assert prev.rel_fro_error > tol
     rep = approximate(A, method="monarch", energy=0.5, blocks=(5, 5)).report
     assert rep.energy >= 0.5
+    wide = np.random.default_rng(5).standard_normal((8, 64))
+    full = approximate(wide, method="monarch", rank=8, blocks=(8, 1)).report  # more storage than a full SVD
+    assert full.storage_after == 1024 and full.rank == 8 and full.fro_error < 1e-12
     assert approximate(A, method="monarch").report.options["block_rank"] == 1
 
 

@@ -320,8 +320,8 @@ def _block_rank_for(tails: np.ndarray, tol: float | None, energy: float | None) 
     return int(ok[0]) + 1 if ok.size else tails.size - 1
 
 
-@register("monarch", "Monarch projection (rank = block rank; tol/energy choose it); report rank = SVD rank "
-                     "of equal storage")
+@register("monarch", "Monarch projection; --rank is the block rank, the report's rank the SVD rank of "
+                     "equal storage")
 def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
                     **options: Any) -> Approximation:
     """``approximate(A, method="monarch", blocks=...)``: see :func:`monarch_project`.
@@ -329,7 +329,7 @@ def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any 
     ``rank`` is the block rank r; ``tol`` (relative Frobenius error) and ``energy`` pick the
     smallest r that meets them; no target gives r = 1. ``blocks`` is the only option.
     The report's ``rank`` is the rank of the truncated SVD that stores no more numbers than
-    the Monarch factors (⌊params / (m + n + 1)⌋), so its ``optimal_*`` errors, once the
+    the Monarch factors (⌊params / (m + n + 1)⌋, at most min(m, n)), so its ``optimal_*`` errors, once the
     spectrum is known, are the Eckart–Young errors at equal storage; ``storage_after`` is the
     Monarch parameter count and ``options`` holds the blocks and the block rank.
     """
@@ -352,7 +352,7 @@ def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any 
         r = _block_rank_for(tails, t, e)
     M = _assemble(U, S, Vh, r)
     m, n = shape
-    report = ApproxReport(method="monarch", shape=shape, rank=M.n_params // (m + n + 1),
+    report = ApproxReport(method="monarch", shape=shape, rank=min(M.n_params // (m + n + 1), m, n),
                           fro_error=math.sqrt(float(tails[r])), norm_fro=math.sqrt(float(tails[0])),
                           storage_before=m * n, storage_after=M.n_params, seconds=time.perf_counter() - t0,
                           exact=True, options={"blocks_R": k, "blocks_L": q, "block_rank": r})

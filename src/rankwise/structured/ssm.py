@@ -329,6 +329,21 @@ def _roots(L: int, ref: Array) -> Array:
     return xp.exp(j * (-2j * math.pi / L))
 
 
+CAUCHY_CHUNK = 2048
+"""Nodes per block of the Cauchy sums: bounds the (N, chunk) temporaries and keeps them in cache."""
+
+
+def _cauchy(W: Array, lam: Array, alpha: Array, beta: Array) -> Array:
+    """Cauchy sums K[j, c] = Σ_i W[i, c] / (α_j − β_j λ_i), in blocks of :data:`CAUCHY_CHUNK` nodes."""
+    xp = _array.namespace(W)
+    Wt = xp.matrix_transpose(W)
+    parts = []
+    for start in range(0, alpha.shape[0], CAUCHY_CHUNK):
+        a, b = alpha[start:start + CAUCHY_CHUNK], beta[start:start + CAUCHY_CHUNK]
+        parts.append(xp.matrix_transpose(Wt @ (1 / (a[None, :] - b[None, :] * lam[:, None]))))
+    return xp.concat(parts, axis=0)
+
+
 def _dplr_kernel(kind: str, mats: list[Array], dt: float, L: int, disc: str) -> Array:
     """The S4 kernel from its generating function at the roots of unity (see :func:`ssm_kernel`)."""
     lam, P, Q, B, C = mats
@@ -339,11 +354,10 @@ def _dplr_kernel(kind: str, mats: list[Array], dt: float, L: int, disc: str) -> 
     z = _roots(L, lam)
     lam, P, Q, B, Ct = _promote(lam, P, Q, B, Ct, z[:1])[:5]
     alpha, beta = 1 - z, (dt / 2) * (1 + z)
-    Dinv = 1 / (alpha[None, :] - beta[None, :] * lam[:, None])        # (N, L): Cauchy matrix, homogeneous form
     Qc = xp.conj(Q)
     W = xp.concat([(Ct * B)[:, None], Ct[:, None] * P, Qc * B[:, None],
                    xp.reshape(Qc[:, :, None] * P[:, None, :], (N, r * r))], axis=1)
-    K = xp.matrix_transpose(xp.matrix_transpose(W) @ Dinv)             # (L, 1 + 2r + r²)
+    K = _cauchy(W, lam, alpha, beta)                                     # (L, 1 + 2r + r²)
     k00, k01, k10 = K[:, 0], K[:, 1:1 + r], K[:, 1 + r:1 + 2 * r]
     k11 = xp.reshape(K[:, 1 + 2 * r:], (L, r, r))
     eye = xp.eye(r, dtype=K.dtype, device=_array.device(K))
