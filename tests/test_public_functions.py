@@ -38,6 +38,7 @@ TABLE = [
           lambda r: list(r.factors), takes_rank=True),
     Entry("rsvd", lambda A, **kw: rankwise.rsvd(A, kw.get("rank", 2), rng=0), lambda r: list(r), takes_rank=True),
     Entry("range_finder", lambda A, **kw: rankwise.range_finder(A, 2, rng=0), lambda r: []),
+    Entry("monarch_project", lambda A, **kw: rankwise.monarch_project(A), lambda r: [r.L, r.R]),
 ]
 IDS = [e.name for e in TABLE]
 

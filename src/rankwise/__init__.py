@@ -29,6 +29,7 @@ from .linalg import svd as svd
 from .linalg.rsvd import rsvd as rsvd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
+from .structured import monarch_project as monarch_project  # also registers approx method "monarch"
 
 try:
     __version__ = version("rankwise")
@@ -55,6 +56,7 @@ __all__ = [
     "estimate_error",
     "low_rank_matrix",
     "lstsq",
+    "monarch_project",
     "pinv",
     "range_finder",
     "rsvd",
