@@ -6,6 +6,8 @@ array-API arrays and return results of the same library, device and dtype.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import optim as optim
+from . import rates as rates
 from ._checks import InputError as InputError
 from ._checks import InputTypeError as InputTypeError
 from ._checks import RankwiseError as RankwiseError
@@ -57,8 +59,10 @@ __all__ = [
     "low_rank_matrix",
     "lstsq",
     "monarch_project",
+    "optim",
     "pinv",
     "range_finder",
+    "rates",
     "rsvd",
     "select_rank",
     "svd",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -379,6 +380,198 @@ def grad(
         typer.echo(f"\\nabla_{{{wrt}}} \\left({g.of.latex}\\right) = {g.latex}")
     else:
         typer.echo(f"∇_{wrt} {g.of.text} = {g.text}")
+
+# ---------------------------------------------------------------- optimisation: rates, fit (issue 6)
+
+def _read_columns(path: Path) -> dict[str, np.ndarray]:
+    """Numeric columns of a text/CSV file: one column, or several with an optional header row."""
+    from .io import InputError
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        arr = arr[:, None] if arr.ndim == 1 else arr
+        if arr.ndim != 2:
+            raise InputError(f"{path}: expected a 1-D or 2-D array; got shape {arr.shape}")
+        return {f"column {j}": np.asarray(arr[:, j], dtype=np.float64) for j in range(arr.shape[1])}
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise InputError(f"{path}: holds no data")
+    sep = "," if "," in lines[0] else None
+    rows = [[c.strip() for c in ln.split(sep)] for ln in lines]
+
+    def numeric(row: list[str]) -> bool:
+        try:
+            [float(c) for c in row]
+        except ValueError:
+            return False
+        return True
+
+    header = None if numeric(rows[0]) else rows[0]
+    body = rows[1:] if header is not None else rows
+    if not body:
+        raise InputError(f"{path}: has a header but no data rows")
+    width = len(header) if header is not None else len(body[0])
+    for i, row in enumerate(body):
+        if len(row) != width or not numeric(row):
+            raise InputError(f"{path}: row {i + 1 + (header is not None)} must hold {width} numbers; got {row!r}")
+    data = np.array([[float(c) for c in row] for row in body], dtype=np.float64)
+    names = header if header is not None else [f"column {j}" for j in range(width)]
+    return {name: data[:, j] for j, name in enumerate(names)}
+
+
+def _rates_table(reports: list[tuple[str, Any]], title: str) -> Table:
+    t = Table(title=title, header_style="bold")
+    for col in ("sequence", "kind", "q", "root test", "ratio mean / inf / sup", "order p", "power s", "window",
+                "floor at", "confidence"):
+        t.add_column(col, justify="left" if col in ("sequence", "kind") else "right", overflow="fold")
+
+    def g(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4g}"
+
+    for name, rep in reports:
+        ratio = f"{g(rep.q_ratio)} / {g(rep.ratio_inf)} / {g(rep.ratio_sup)}"
+        t.add_row(name, rep.kind, g(rep.q), g(rep.q_root), ratio,
+                  g(rep.order), g(rep.power), f"[{rep.window[0]}, {rep.window[1]})",
+                  "—" if rep.floor_index is None else str(rep.floor_index), rep.confidence)
+    return t
+
+
+@app.command("rates")
+@_cli_command
+def rates_cmd(
+    file: Annotated[Path, typer.Argument(help="A column of numbers r_k (.txt/.csv/.npy), or several columns "
+                                              "with a header row.", show_default=False)],
+    start: Annotated[int, typer.Option("--start", help="The index k of the first term.")] = 1,
+    floor: Annotated[float | None, typer.Option("--floor", help="Ignore terms at or below this level.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Classify the convergence of sequences (linear / sublinear / superlinear / order p) and estimate q."""
+    from .rates import analyze
+
+    reports = [(name, analyze(col, start=start, floor=floor)) for name, col in _read_columns(file).items()]
+    if as_json:
+        typer.echo(json.dumps([{"sequence": n, **r.to_dict()} for n, r in reports], indent=2))
+        return
+    console = _console()
+    console.print(_rates_table(reports, f"rankwise rates  ({file.name})"))
+    for name, rep in reports:
+        for note in rep.notes:
+            console.print(f"{name}: {note}", markup=False)
+
+
+def _design(columns: dict[str, np.ndarray], target: str, standardize: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if target not in columns:
+        raise ValueError(f"--target {target!r} is not a column; columns: {', '.join(columns)}")
+    y = columns[target]
+    names = [c for c in columns if c != target]
+    if not names:
+        raise ValueError("the data has no feature columns besides the target")
+    X = np.column_stack([columns[c] for c in names])
+    if standardize:
+        sd = X.std(axis=0)
+        X = (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return np.column_stack([X, np.ones(len(y))]), y, [*names, "intercept"]
+
+
+def _fit_metrics(model: str, problem: Any, w: np.ndarray, w_star: np.ndarray | None) -> list[tuple[str, str]]:
+    out = [("loss", f"{problem.loss(w):.6g}"), ("‖∇L‖", f"{float(np.linalg.norm(problem.gradient(w))):.3e}")]
+    if model == "linear":
+        resid = problem.X @ w - problem.y
+        tss = float(np.sum((problem.y - problem.y.mean()) ** 2))
+        out += [("RMSE", f"{math.sqrt(float(np.mean(resid**2))):.6g}"),
+                ("R²", f"{1 - float(np.sum(resid**2)) / tss:.6f}" if tss > 0 else "n/a")]
+        if w_star is not None:
+            rel = float(np.linalg.norm(w - w_star)) / max(float(np.linalg.norm(w_star)), 1e-300)
+            out.append(("‖w − w*‖/‖w*‖ (w* = closed form)", f"{rel:.3e}"))
+    else:
+        p = problem.predict_proba(w)
+        out.append(("accuracy", f"{float(np.mean((p >= 0.5) == (problem.y == 1))):.4f}"))
+    return out
+
+
+@app.command("fit")
+@_cli_command
+def fit_cmd(
+    data: Annotated[Path, typer.Argument(help="CSV with a header row; every column but the target is a feature.",
+                                         show_default=False)],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    model: Annotated[str, typer.Option("--model", help="linear (least squares) or logistic (labels 0/1).")] = "linear",
+    method: Annotated[str, typer.Option("--method", "-m", help="gd, sgd, minibatch, momentum, nesterov, adam, "
+                                        "rmsprop, adamw, newton or closed-form (linear only).")] = "gd",
+    lr: Annotated[float | None, typer.Option("--lr", help="Step size (default 1/L; 1e-3 for adaptive methods).")
+                  ] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="Mini-batch size.")] = None,
+    max_iter: Annotated[int, typer.Option("--max-iter", help="Iteration budget.")] = 1000,
+    gtol: Annotated[float, typer.Option("--gtol", help="Stop when ‖∇L‖ falls below this.")] = 1e-8,
+    l2: Annotated[float, typer.Option("--l2", help="L2 penalty λ (logistic).")] = 1e-3,
+    standardize: Annotated[bool, typer.Option("--standardize/--no-standardize",
+                                              help="Scale features to mean 0, variance 1.")] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for stochastic methods.")] = 0,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the convergence curve as PNG.")] = None,
+) -> None:
+    """Train a linear or logistic model with an optimiser; print progress, metrics and the rate of convergence."""
+    from .optim import METHODS as OPT_METHODS
+    from .optim import LinearRegression, LogisticRegression, Stop, minimize
+    from .rates import analyze
+
+    model = _checks_choice(model, ("linear", "logistic"), "model")
+    method = _checks_choice(method, (*OPT_METHODS, "closed-form"), "method")
+    if plot is not None:
+        if method == "closed-form":
+            raise ValueError("--plot needs an iterative method (closed-form has no convergence curve)")
+        check_output(plot, suffixes=(".png",), protect=[data])
+    X, y, names = _design(_read_columns(data), target, standardize)
+    problem: Any = LinearRegression(X, y) if model == "linear" else LogisticRegression(X, y, l2=l2)
+    w_star = problem.solution() if model == "linear" else None
+    console = _console()
+    console.print(f"rankwise fit  (model={model}, method={method}, N={X.shape[0]}, d={X.shape[1]}, seed={seed})")
+    if method == "closed-form":
+        if model != "linear":
+            raise ValueError("--method closed-form is only for --model linear (logistic regression has no closed form)")
+        assert w_star is not None
+        w, report = w_star, None
+        console.print("closed form through rankwise.lstsq (SVD), no iterations")
+    else:
+        every = max(1, max_iter // 10)
+
+        def progress(info: Any) -> bool:
+            if info.iteration % every == 0:
+                console.print(f"  iter {info.iteration:6d}   L = {info.f:.6e}   ‖∇L‖ = {info.grad_norm:.3e}")
+            return False
+
+        res = minimize(problem, np.zeros(X.shape[1]), method=method, lr=lr, batch=batch, max_iter=max_iter,
+                       stop=Stop(gtol=gtol), rng=seed, x_star=w_star, callback=progress)
+        w = res.x
+        seq = res.history.error if res.history.error is not None else res.history.grad_norm
+        report = analyze(seq) if seq.size >= 3 else None
+        console.print(f"{res.status.value} after {res.iterations} iterations ({res.seconds:.3f} s); "
+                      f"options: {dict(res.options)}", markup=False)
+    t = Table(title="result", header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in _fit_metrics(model, problem, w, w_star):
+        t.add_row(k, v)
+    for name, val in zip(names, w, strict=True):
+        t.add_row(f"weight {name}", f"{float(val):.6g}")
+    console.print(t)
+    if report is not None:
+        what = "‖w_k − w*‖" if model == "linear" else "‖∇L(w_k)‖"
+        console.print(f"rate of {what}: {report}", markup=False)
+        if plot is not None:
+            from .plot import convergence_figure, save_figure
+
+            save_figure(convergence_figure({method: seq}, ylabel=what, title=f"{model} regression, {method}"),
+                        plot, protect=[data])
+            console.print(f"plot written to {plot}")
+
+
+def _checks_choice(value: str, options: tuple[str, ...], name: str) -> str:
+    if value not in options:
+        raise ValueError(f"unknown --{name} {value!r}; valid: {', '.join(options)}")
+    return value
 
 
 def main() -> None:

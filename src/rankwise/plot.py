@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from .io import atomic_write
 
-__all__ = ["save_figure", "spectrum_figure"]
+__all__ = ["convergence_figure", "save_figure", "spectrum_figure"]
 
 
 def spectrum_figure(spectrum: Any, rank: int | None = None, *, title: str = "") -> Any:
@@ -56,6 +56,63 @@ def spectrum_figure(spectrum: Any, rank: int | None = None, *, title: str = "") 
         ax.grid(True, which="both", alpha=0.3)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def _fitted(report: Any, k: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The fitted model over the report's window: C q^k (linear) or C k^{−s} (sublinear)."""
+    a, b = report.window
+    if b - a < 2:
+        return None
+    kw, rw = k[a:b], r[a:b]
+    if report.kind == "linear" and report.q_fit:
+        c = np.exp(np.mean(np.log(rw) - kw * np.log(report.q_fit)))
+        return kw, c * report.q_fit**kw, f"fit q = {report.q_fit:.4g}"
+    if report.kind == "sublinear" and report.power is not None:
+        kk = kw + 1.0  # analyze(r, start=1) reads r[i] as r_(i+1)
+        c = np.exp(np.mean(np.log(rw) + report.power * np.log(kk)))
+        return kw, c * kk ** (-report.power), f"fit k^-{report.power:.3g}"
+    return None
+
+
+def convergence_figure(runs: Any, *, reports: Any = None, ylabel: str = "r_k", title: str = "") -> Any:
+    """Convergence curves on a log scale, several runs overlaid, each with its fitted rate.
+
+    Parameters
+    ----------
+    runs : mapping name → array-like, or a sequence of array-likes
+        Sequences r_0, r_1, … (errors, gaps or gradient norms); values ≤ 0 are not drawn.
+    reports : mapping name → RateReport, optional
+        Rate analyses to draw (:func:`rankwise.rates.analyze` is run on each curve when
+        omitted): the fitted C·q^k (linear) or C·k^{−s} (sublinear) over the window the
+        rate was read from, dashed, and the verdict in the legend.
+    ylabel, title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    from .rates import analyze
+
+    named = dict(runs) if isinstance(runs, Mapping) else {f"run {i}": r for i, r in enumerate(runs)}
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for i, (name, seq) in enumerate(named.items()):
+        r = np.asarray(seq, dtype=np.float64).ravel()
+        k = np.arange(r.size, dtype=np.float64)
+        ok = np.isfinite(r) & (r > 0)
+        color = f"C{i % 10}"
+        rep = (reports or {}).get(name) if reports is not None else (analyze(r, start=1) if ok.sum() >= 3 else None)
+        label = name if rep is None else f"{name}: {rep.summary}"
+        ax.semilogy(k[ok], r[ok], "-", color=color, lw=1.2, label=label)
+        fit = _fitted(rep, k, np.where(ok, r, np.nan)) if rep is not None else None
+        if fit is not None:
+            ax.semilogy(fit[0], fit[1], "--", color=color, lw=2, alpha=0.7, label=f"{name}: {fit[2]}")
+    ax.set(xlabel="iteration k", ylabel=ylabel, title=title or "convergence")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
     return fig
 
 

@@ -1,0 +1,137 @@
+"""Optimiser steps per second: rankwise's pure (init, update) transforms against torch.optim.
+
+The problem is the same for every tool: a separable quadratic over n float32 parameters,
+∇f(x) = d ⊙ (x − c), so one step is the gradient (two passes) plus the optimiser's update.
+rankwise runs on NumPy arrays and on torch tensors (the same code through the array-API
+namespace); torch.optim runs its ``foreach`` implementation. Each tool runs in its own
+process with the harness's thread count, a warm-up and ``repeats`` timed runs of ``steps``
+steps; the table gives the median time per step, steps per second and the speed ratio
+(the tool's time over rankwise-on-NumPy's for the same optimiser, so > 1 means rankwise is faster).
+
+Run: ``python -m benchmarks.run optim [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import THREADS
+
+OPTIMISERS = ("adam", "sgd")
+TOOLS = ("rankwise (numpy)", "rankwise (torch tensors)", "torch.optim (foreach)")
+
+
+def _problem(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.1, 1.0, n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+
+
+def _rankwise_step(opt: str, n: int, on_torch: bool) -> Callable[[], None]:
+    from rankwise import optim
+
+    d, c = _problem(n)
+    x: Any = np.zeros(n, dtype=np.float32)
+    if on_torch:
+        import torch
+
+        d, c, x = torch.from_numpy(d), torch.from_numpy(c), torch.zeros(n)
+    tx = optim.adam(1e-3) if opt == "adam" else optim.sgd(1e-3)
+    box = [x, tx.init(x)]
+
+    def step() -> None:
+        x, state = box
+        g = x - c
+        g *= d
+        u, box[1] = tx.update(g, state, x)
+        box[0] = optim.apply_updates(x, u)
+
+    return step
+
+
+def _torch_step(opt: str, n: int) -> Callable[[], None]:
+    import torch
+
+    d, c = (torch.from_numpy(a) for a in _problem(n))
+    p = torch.zeros(n, requires_grad=True)
+    o = torch.optim.Adam([p], lr=1e-3, foreach=True) if opt == "adam" else torch.optim.SGD([p], lr=1e-3, foreach=True)
+
+    def step() -> None:
+        with torch.no_grad():
+            g = p - c
+            g *= d
+        p.grad = g
+        o.step()
+
+    return step
+
+
+def _worker(tool: str, opt: str, n: int, steps: int, repeats: int) -> None:
+    if "torch" in tool:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
+    step = _torch_step(opt, n) if tool.startswith("torch.optim") else _rankwise_step(opt, n, "torch" in tool)
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t0) / steps)
+    print(json.dumps({"seconds": statistics.median(times)}))
+
+
+def _run(tool: str, opt: str, n: int, steps: int, repeats: int) -> dict[str, Any]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(THREADS)
+    cmd = [sys.executable, "-m", "benchmarks.bench_optim", "--worker", tool, opt, str(n), str(steps), str(repeats)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if res.returncode != 0:
+        return {"failed": (res.stderr.strip().splitlines() or ["no output"])[-1][:120]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def table(opt: str, n: int, rows: list[tuple[str, dict[str, Any]]]) -> str:
+    """The Markdown table of one optimiser."""
+    ref = next((r["seconds"] for t, r in rows if t == TOOLS[0] and "seconds" in r), None)
+    lines = [f"**{opt}**, n = {n:,} float32 parameters (one step = gradient + update)", "",
+             "| tool | median time per step | steps/s | speed ratio |", "|---|---:|---:|---:|"]
+    for tool, r in rows:
+        if "failed" in r:
+            lines.append(f"| {tool} | — | — | failed: {r['failed']} |")
+            continue
+        s = r["seconds"]
+        ratio = f"{s / ref:.2f}×" if ref else "n/a"
+        lines.append(f"| {tool} | {1e3 * s:.3f} ms | {1 / s:,.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main(quick: bool = False, repeats: int = 3) -> list[str]:
+    """Run every optimiser through every tool; print and return the tables."""
+    n, steps = (10**5, 20) if quick else (10**6, 100)
+    out = []
+    for opt in OPTIMISERS:
+        rows = [(tool, _run(tool, opt, n, steps, repeats)) for tool in TOOLS]
+        text = table(opt, n, rows)
+        print(text + "\n", flush=True)
+        out.append(text)
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _, _, tool_, opt_, n_, steps_, repeats_ = sys.argv
+        _worker(tool_, opt_, int(n_), int(steps_), int(repeats_))
+    else:
+        main(quick="--quick" in sys.argv)

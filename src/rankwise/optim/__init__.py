@@ -1,0 +1,59 @@
+"""Optimisation: transforms (optax-style), schedules, problems, and a driver that records every run.
+
+>>> import numpy as np
+>>> from rankwise import optim
+>>> q = optim.Quadratic.with_spectrum([1.0, 100.0], rng=0)
+>>> res = optim.minimize(q, np.zeros(2), method="nesterov", stop=optim.Stop(gtol=1e-8))
+>>> res.status.name, bool(np.allclose(res.x, q.x_star))
+('GTOL', True)
+"""
+
+from .minimize import METHODS as METHODS
+from .minimize import History as History
+from .minimize import IterInfo as IterInfo
+from .minimize import Method as Method
+from .minimize import OptimizeError as OptimizeError
+from .minimize import OptimizeResult as OptimizeResult
+from .minimize import Status as Status
+from .minimize import Stop as Stop
+from .minimize import batches as batches
+from .minimize import minimize as minimize
+from .problems import LinearRegression as LinearRegression
+from .problems import LogisticRegression as LogisticRegression
+from .problems import Quadratic as Quadratic
+from .schedules import Schedule as Schedule
+from .schedules import constant as constant
+from .schedules import exponential_decay as exponential_decay
+from .schedules import inverse_time as inverse_time
+from .schedules import step_decay as step_decay
+from .schedules import warmup_cosine as warmup_cosine
+from .transforms import EmptyState as EmptyState
+from .transforms import ScaleByAdamState as ScaleByAdamState
+from .transforms import ScaleByRmsState as ScaleByRmsState
+from .transforms import ScaleByScheduleState as ScaleByScheduleState
+from .transforms import TraceState as TraceState
+from .transforms import Transform as Transform
+from .transforms import adam as adam
+from .transforms import adamw as adamw
+from .transforms import add_decayed_weights as add_decayed_weights
+from .transforms import apply_updates as apply_updates
+from .transforms import chain as chain
+from .transforms import momentum as momentum
+from .transforms import nesterov as nesterov
+from .transforms import rmsprop as rmsprop
+from .transforms import scale as scale
+from .transforms import scale_by_adam as scale_by_adam
+from .transforms import scale_by_learning_rate as scale_by_learning_rate
+from .transforms import scale_by_rms as scale_by_rms
+from .transforms import scale_by_schedule as scale_by_schedule
+from .transforms import sgd as sgd
+from .transforms import trace as trace
+
+__all__ = [
+    "METHODS", "EmptyState", "History", "IterInfo", "LinearRegression", "LogisticRegression", "Method",
+    "OptimizeError", "OptimizeResult", "Quadratic", "ScaleByAdamState", "ScaleByRmsState", "ScaleByScheduleState",
+    "Schedule", "Status", "Stop", "TraceState", "Transform", "adam", "adamw", "add_decayed_weights", "apply_updates",
+    "batches", "chain", "constant", "exponential_decay", "inverse_time", "minimize", "momentum", "nesterov",
+    "rmsprop", "scale", "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd",
+    "step_decay", "trace", "warmup_cosine",
+]
