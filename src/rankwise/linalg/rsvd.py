@@ -36,11 +36,12 @@ AUTO_TOL_BLOCK = 32
 
 
 class _Basis(NamedTuple):
-    """Â = L @ M: L (m × r) orthonormal, M (r × n), both in the work dtype, plus what it cost."""
+    """Â = left @ middle (left orthonormal m × r, middle r × n), or Â = left @ rightᴴ when middle
+    is None (left = A W of shape m × L, right = W orthonormal n × L), in the work dtype."""
 
     left: Array
-    middle: Array
-    right: Array | None  # Â = left @ middle @ rightᴴ when not None (right orthonormal, n × L)
+    middle: Array | None
+    right: Array | None
     passes: int
     info: dict[str, Any]
 
@@ -78,28 +79,29 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
     W0, Y0, Zraw = _first_block(op, l, sketch, gen)
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
-    passes = 1
+    passes = 2 if Zraw is not None else 1  # products with A or Aᴴ
+    reads = 1  # calls into the operator (reads of the data when it is streamed)
     for j in range(q):
         if Zraw is None:
             Zraw = op.rmatmat(cast(Ys[-1], op.dtype))
-            passes += 1
+            passes, reads = passes + 1, reads + 1
         Z = orthonormalize(cast(Zraw, wd), against=xp.concat(Ws, axis=1))[0]
         Zraw = None
         if Z.shape[1] == 0:  # the Krylov space is invariant: A W Wᴴ = A already
             break
         if op.streamed and j < q - 1:
             Y, Zraw = op.fused(cast(Z, op.dtype))
+            passes += 2
         else:
             Y = _dense_result(op.matmat(cast(Z, op.dtype)))
-        passes += 1
+            passes += 1
+        reads += 1
         Ws.append(Z)
         Ys.append(cast(Y, wd))
     W, Y = xp.concat(Ws, axis=1), xp.concat(Ys, axis=1)
-    Q, R = orthonormalize(Y)
-    reads = op.streamed and (q + 1)
-    return _Basis(Q, R, W, passes, {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l,
-                                    "krylov_dim": int(W.shape[1]), "normalizer": "svqb",
-                                    **({"file_reads": int(reads)} if op.streamed else {})})
+    info = {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l, "krylov_dim": int(W.shape[1]),
+            "normalizer": "svqb", **({"file_reads": reads} if op.streamed else {})}
+    return _Basis(Y, None, W, passes, info)
 
 
 def _subspace(op: Operator, l: int, q: int, normalizer: str, sketch: str, gen: np.random.Generator) -> _Basis:
@@ -169,12 +171,31 @@ def _randqb(op: Operator, tol: float, total: float, block: int, q: int, margin: 
 # --------------------------------------------------------------------------- assembling the SVD
 
 
-def _svd_of_basis(basis: _Basis) -> tuple[Array, Array, Array]:
-    """U, s, Vh (work dtype) of Â = left @ middle (@ rightᴴ), through a small SVD."""
+def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Array]:
+    """U, s, Vh (work dtype) of Â = left @ middle, or of Â = Y Wᴴ (middle None, left = Y = A W).
+
+    For Â = Y Wᴴ and a known rank k, the top k triplets come from one Gram eigendecomposition
+    YᴴY = V Λ Vᴴ (U_k = Y V_k Λ_k^{-1/2}) whenever λ_k > 1e-10·λ_1, where the Gram route loses
+    nothing that matters; otherwise, and always in tolerance mode, Y is orthonormalised first.
+    """
     xp = _array.namespace(basis.left)
-    if basis.right is not None:  # Â = Q R Wᴴ with R small (r × L)
-        Ur, s, Vrh = xp.linalg.svd(basis.middle, full_matrices=False)
-        return basis.left @ Ur, s, Vrh @ H(basis.right)
+    if basis.middle is None:
+        assert basis.right is not None
+        Y, W = basis.left, basis.right
+        if k is not None:
+            lam, V = xp.linalg.eigh(H(Y) @ Y)
+            lam, V = xp.flip(lam, axis=0), xp.flip(V, axis=1)
+            lam1 = _array.to_float(lam[0])
+            if k <= lam.shape[0] and _array.to_float(lam[k - 1]) > 1e-10 * lam1 > 0:
+                s = xp.sqrt(lam[:k])
+                Uk = (Y @ V[:, :k]) / xp.astype(s, Y.dtype)[None, :]
+                Qu, Ru = orthonormalize(Uk)  # one cheap re-orthonormalisation of the m × k block
+                if Qu.shape[1] == k:
+                    Ur, s2, Vrh = xp.linalg.svd(Ru * xp.astype(s, Y.dtype)[None, :], full_matrices=False)
+                    return Qu @ Ur, s2, Vrh @ H(V[:, :k]) @ H(W)
+        Q, R = orthonormalize(Y)
+        Ur, s, Vrh = xp.linalg.svd(R, full_matrices=False)
+        return Q @ Ur, s, Vrh @ H(W)
     # Â = Q B with B (r × n) wide: B = (Bᴴ)ᴴ = (P T)ᴴ, T small
     P, T = orthonormalize(H(basis.middle))
     Ut, s, Vth = xp.linalg.svd(H(T), full_matrices=False)
@@ -202,10 +223,6 @@ def _truncate(U: Array, s: Array, Vh: Array, k: int, out_dtype: Any, gen: np.ran
 
 
 # --------------------------------------------------------------------------- public function
-
-
-def _auto_method(op: Operator, method: str) -> str:
-    return "krylov" if method == "auto" else method
 
 
 def _validate(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, power_iters: Any, method: Any,
@@ -333,7 +350,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     if "rank" in opts:
         k = opts["rank"]
         l = min(k + opts["oversample"], m, n)
-        scheme = _auto_method(op, opts["method"])
+        scheme = "krylov" if opts["method"] == "auto" else opts["method"]
         q = AUTO_POWER_ITERS if opts["power_iters"] == "auto" else opts["power_iters"]
         if scheme == "krylov":
             basis = _krylov(op, l, q, sk, gen)
@@ -346,7 +363,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         q = 1 if opts["power_iters"] == "auto" else opts["power_iters"]
         b = AUTO_TOL_BLOCK if opts["block_size"] == "auto" else opts["block_size"]
         basis = _randqb(op, opts["tol"], total, b, q, opts["oversample"], sk, gen)
-    U, s, Vh = _svd_of_basis(basis)
+    U, s, Vh = _svd_of_basis(basis, opts.get("rank"))
     s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
     if total is None and op.streamed:
         total = op.fro_sq()

@@ -158,6 +158,8 @@ def orthonormalize(Z: Array, *, against: Array | None = None) -> tuple[Array, Ar
         if Q.shape[1] == 0:
             break
         found.append(Q)
+        if Q.shape[1] == cur.shape[1]:  # full rank: range(cur) is spanned, nothing is left over
+            break
         basis = Q if basis is None else xp.concat([basis, Q], axis=1)
         cur = cur - Q @ (H(Q) @ cur)
         if _array.to_float(xp.sum(xp.abs(cur) ** 2)) <= 100 * floor_sq:
