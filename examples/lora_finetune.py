@@ -46,7 +46,8 @@ def task(net: nn.Sequential, n: int, rank: int, seed: int) -> tuple[torch.Tensor
     with torch.no_grad():
         for i in (0, 2):
             w = teacher[i].weight
-            w += 0.5 * torch.randn(w.shape[0], rank, generator=g) @ torch.randn(rank, w.shape[1], generator=g) / w.shape[1]
+            u, v = torch.randn(w.shape[0], rank, generator=g), torch.randn(rank, w.shape[1], generator=g)
+            w += 0.5 * u @ v / w.shape[1]
         x = torch.randn(n, w.shape[1], generator=g)
         return x, teacher(x)
 

@@ -112,7 +112,8 @@ def tiny_pair() -> tuple[Tiny, Tiny]:
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         tuned.emb.weight += torch.randn(40, 2, generator=g) @ torch.randn(2, 16, generator=g) * 0.3
-        tuned.conv.weight += (torch.randn(12, 2, generator=g) @ torch.randn(2, 48, generator=g)).reshape(12, 16, 3) * 0.1
+        d = torch.randn(12, 2, generator=g) @ torch.randn(2, 48, generator=g)
+        tuned.conv.weight += d.reshape(12, 16, 3) * 0.1
         tuned.head.weight += torch.randn(6, 1, generator=g) @ torch.randn(1, 12, generator=g) * 0.3
     return base, tuned
 
@@ -215,7 +216,7 @@ def test_corrupt_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"broken\.safetensors: not a readable safetensors file"):
         Checkpoint.open(bad)
     base, _, _ = pair()
-    with pytest.raises(InputError, match="broken.safetensors: not a readable"):
+    with pytest.raises(InputError, match=r"broken\.safetensors: not a readable"):
         extract_lora(base, bad, rank=2)
 
 
@@ -229,7 +230,7 @@ def test_adapter_whose_config_and_tensors_disagree(tmp_path: Path) -> None:
                                          r"says r = 8; config and tensors disagree"):
         load_adapter(folder)
     cfg_path.write_text(json.dumps({**cfg, "target_modules": ["a"]}))
-    with pytest.raises(InputError, match="module 'b', which adapter_config.json's target_modules"):
+    with pytest.raises(InputError, match=r"module 'b', which adapter_config\.json's target_modules"):
         load_adapter(folder)
 
 

@@ -87,7 +87,7 @@ def test_seeded_initialisation_never_touches_global_state() -> None:
 def test_bad_arguments(kwargs: dict, exc: type, msg: str) -> None:
     with pytest.raises(exc, match=msg):
         LoRALinear(torch.nn.Linear(6, 4), **kwargs)
-    with pytest.raises(InputTypeError, match="'base' must be a torch.nn.Linear"):
+    with pytest.raises(InputTypeError, match=r"'base' must be a torch\.nn\.Linear"):
         LoRALinear(torch.nn.Conv1d(2, 2, 1), r=1)  # type: ignore[arg-type]
 
 
@@ -106,7 +106,7 @@ def test_add_lora_wraps_the_matching_linears_only() -> None:
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {f"layer0.{m}.lora_{x}" for m in ("query", "value") for x in "AB"}
     assert sum(p.numel() for p in lora_parameters(model)) == 2 * (2 * 16 + 16 * 2)
-    with pytest.raises(InputError, match="must select at least one nn.Linear; got 'nothing'"):
+    with pytest.raises(InputError, match=r"must select at least one nn\.Linear; got 'nothing'"):
         add_lora(net(), "nothing", r=2)
 
 

@@ -133,12 +133,9 @@ def _rule(rank: Any, energy: Any, tol: Any, func: str) -> _Rule:
     return _Rule(None, None, real(tol, func=func, name="tol", lo=0.0, hi=1.0, lo_open=True, hi_open=True))
 
 
-def _truncate(D: torch.Tensor, rule: _Rule, gen: Any, where: str) -> tuple[Any, float, float]:
+def _truncate(D: torch.Tensor, rule: _Rule, gen: Any) -> tuple[Any, float, float]:
     """Truncated SVD of D by the rule: (factors, relative error, energy kept)."""
     m, n = D.shape
-    if rule.rank is not None and rule.rank > min(m, n):
-        raise InputError(f"{where}: 'rank' must be at most min(m, n) = {min(m, n)} for this layer "
-                         f"(ΔW is {m}×{n}); got {rule.rank}")
     tol = rule.tol if rule.energy is None else math.sqrt(1.0 - rule.energy)
     if min(m, n) <= EXACT_BELOW:
         res, rep = svd(D, rule.rank, tol=None if rule.rank else tol, report=True)
@@ -180,6 +177,11 @@ def iter_extract(base: StateSource, tuned: StateSource, plan: Sequence[LayerTarg
     """
     rule = _rule(rank, energy, tol, func)
     gen = as_generator(rng, func=func)
+    for t in plan:  # a fixed rank is checked against every layer before any work
+        if rule.rank is not None and rule.rank > min(t.matrix):
+            m, n = t.matrix
+            raise InputError(f"{func}: {tuned.describe(t.name + '.weight')}: 'rank' must be at most min(m, n) = "
+                             f"{min(m, n)} for this layer (ΔW is {m}×{n}); got {rule.rank}")
     for t in plan:
         t0 = time.perf_counter()
         key = f"{t.name}.weight"
@@ -191,7 +193,7 @@ def iter_extract(base: StateSource, tuned: StateSource, plan: Sequence[LayerTarg
                 raise InputError(f"{func}: {tuned.describe(f'{t.name}.bias')} changed but its weight did not; "
                                  "LoRA cannot carry a bias without a weight update")
             continue
-        res, rel, kept = _truncate(M, rule, gen, f"{func}: {tuned.describe(key)}")
+        res, rel, kept = _truncate(M, rule, gen)
         A, B = _factors(t, res, D.dtype)
         bias = db if db is not None and bool(db.any()) else None
         r = A.shape[0]
