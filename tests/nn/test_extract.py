@@ -198,8 +198,10 @@ def test_mismatched_key_sets_and_shapes_name_the_key(tmp_path: Path) -> None:
 
 def test_non_2d_target_rank_too_large_and_nan(tmp_path: Path) -> None:
     base, tuned, _ = pair()
-    with pytest.raises(InputError, match=r"selects 'base' state dict: tensor 'norm\.weight' of shape \(100,\)"):
-        extract_lora(base, tuned, rank=2, targets="norm")
+    msg = r"pattern 'norm' selects 'base' state dict: tensor 'norm\.weight' of shape \(100,\)"
+    with pytest.raises(InputError, match=msg):
+        extract_lora(base, tuned, rank=2, targets=["a", "norm"])
+    assert sorted(extract_lora(base, tuned, rank=2, targets="*").layers) == ["a", "b"]  # norms skipped
     with pytest.raises(InputError, match=r"tensor 'a\.weight'.*'rank' must be at most min\(m, n\) = 80.*got 81"):
         extract_lora(base, tuned, rank=81)
     bad = dict(tuned)

@@ -95,28 +95,31 @@ def plan_extraction(base: StateSource, tuned: StateSource, targets: str | Sequen
     """The layers to extract, from names and shapes only (nothing is read but the headers).
 
     Every ``<module>.weight`` of floating dtype with at least two dimensions is a candidate
-    (``targets=None``), or the modules that ``targets`` selects (see
-    :func:`~rankwise.nn.match_targets`), whose weights must then be 2-D (or conv kernels).
+    (``targets=None``), or those among the modules that ``targets`` selects (see
+    :func:`~rankwise.nn.match_targets`); a pattern that selects only 1-D weights (norms) is
+    an error.
     Kinds: ``nn.Embedding`` / ``nn.Conv*`` when ``modules`` are known; in a bare checkpoint a
     3-to-5-D weight is a convolution and a 2-D weight whose last name component contains
     ``embed`` (or is ``wte``, ``wpe``, ``shared``) an embedding.
     """
     _check_pair(base, tuned, func)
     pats = _patterns(targets, func)
-    out = []
+    out, refused = [], {}
     for key in base.keys():
         if not key.endswith(".weight") or not base.is_float(key):
             continue
         name, shape = key[: -len(".weight")], base.shape(key)
-        if not match_targets(name, pats):
-            continue
+        hits = [p for p in pats or ("*",) if match_targets(name, p)]
         kind = _kind(name, len(shape), modules)
-        if kind is None:
-            if pats is None:
-                continue
-            raise InputError(f"{func}: 'targets' {list(pats)} selects {base.describe(key)} of shape {shape}; LoRA "
-                             "needs a 2-D weight or a conv kernel")
-        out.append(LayerTarget(name, kind, shape, _matrix(kind, shape), f"{name}.bias" in base.keys()))
+        if hits and kind is not None:
+            out.append(LayerTarget(name, kind, shape, _matrix(kind, shape), f"{name}.bias" in base.keys()))
+            refused.update({p: None for p in hits})
+        elif hits and pats is not None:
+            refused.update({p: refused.get(p, key) for p in hits})
+    bad = next(((p, k) for p, k in refused.items() if k is not None), None)
+    if bad is not None:  # a pattern that selects only weights LoRA cannot take
+        raise InputError(f"{func}: 'targets' pattern {bad[0]!r} selects {base.describe(bad[1])} of shape "
+                         f"{base.shape(bad[1])}; LoRA needs a 2-D weight or a conv kernel")
     if not out:
         raise InputError(f"{func}: no weight to extract; 'targets' = {targets!r} selects no 2-D weight in {base.label}")
     return out
