@@ -104,7 +104,8 @@ def plan_extraction(base: StateSource, tuned: StateSource, targets: str | Sequen
     """
     _check_pair(base, tuned, func)
     pats = _patterns(targets, func)
-    out, refused = [], {}
+    out: list[LayerTarget] = []
+    refused: dict[str, str | None] = {}  # pattern -> a 1-D key it selected, None once it selected a usable one
     for key in base.keys():
         if not key.endswith(".weight") or not base.is_float(key):
             continue
