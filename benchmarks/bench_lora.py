@@ -12,8 +12,9 @@
    svd / asvd / whiten at 0.9 / 0.8 / 0.5 of each layer's weights kept (``--quick``: 0.8 only);
    asvd and whiten are calibrated on 60 other sentences.
 3. **Peak memory** of ``rankwise lora extract`` on a checkpoint of many layers: the maximum
-   resident set (``resource.getrusage``) of the CLI process minus that of a process that only
-   imports torch and rankwise, next to the checkpoint size and the largest layer.
+   resident set (``resource.getrusage``) of the CLI process, measured from the resident set
+   after the imports (the high-water mark is reset through ``/proc/self/clear_refs``), next to
+   the checkpoint size and the largest layer.
 
 Run: ``python -m benchmarks.run lora [--quick]``.
 """
@@ -184,11 +185,24 @@ def quality_table(ratios: tuple[float, ...]) -> str:
 # --------------------------------------------------------------------------- peak memory
 
 
-_RSS = "import resource, sys; print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+_PROBE = """
+import resource, sys
+import torch, rankwise.nn, rankwise.cli
+with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark: imports are not the job's memory
+    fh.write("5")
+rss = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmRSS"))
+try:
+    rankwise.cli.app(sys.argv[1:])
+except SystemExit as e:
+    assert not e.code, e.code
+print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss, file=sys.stderr)
+"""
 
 
-def _peak_kib(code: str) -> int:
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=False)
+def _peak_kib(args: list[str]) -> int:
+    """Peak resident memory (KiB) of the CLI run, above the resident set after the imports."""
+    res = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=_env(),
+                         check=False)
     peak = [ln for ln in res.stderr.splitlines() if ln.startswith("PEAK")]
     if res.returncode != 0 or not peak:
         raise RuntimeError(f"memory probe failed: {res.stderr.strip()[-300:]}")
@@ -197,18 +211,13 @@ def _peak_kib(code: str) -> int:
 
 def memory_table(case: tuple[Path, Path, str], out: Path, size: int, layers: int) -> str:
     base, tuned, _ = case
-    idle = _peak_kib(f"import torch, rankwise.nn, rankwise.cli; {_RSS}")
-    cli = (f"import sys; from rankwise.cli import app\n"
-           f"try:\n    app(['lora', 'extract', {str(base)!r}, {str(tuned)!r}, '-o', {str(out)!r}, '--rank', '16'])\n"
-           f"except SystemExit as e:\n    assert not e.code, e.code\n{_RSS}")
-    peak = _peak_kib(cli)
-    mib = 1024.0
+    peak = _peak_kib(["lora", "extract", str(base), str(tuned), "-o", str(out), "--rank", "16"])
     layer_mib = size * size * 4 / 2**20
     return "\n".join([
         f"**Peak memory of `rankwise lora extract`** ({layers} layers of {size}×{size} float32, rank 16)", "",
-        "| checkpoint size (each of 2) | largest layer | peak RSS above an idle `import torch, rankwise` |",
+        "| checkpoint size (each of 2) | largest layer | peak RSS of the extraction (above the imports) |",
         "|---:|---:|---:|",
-        f"| {layers * layer_mib:.0f} MiB | {layer_mib:.0f} MiB | {(peak - idle) / mib:.0f} MiB |",
+        f"| {layers * layer_mib:.0f} MiB | {layer_mib:.0f} MiB | {peak / 1024:.0f} MiB |",
     ])
 
 
