@@ -1,5 +1,53 @@
-"""torch layers (imports torch): :class:`MonarchLinear`, a drop-in for ``torch.nn.Linear``."""
+"""torch layers and model tools (imports torch).
 
+:class:`MonarchLinear`, a drop-in for ``torch.nn.Linear``; LoRA adapters
+(:class:`LoRALinear`, :func:`add_lora`, :func:`merge_lora`), their extraction from a
+fine-tuned checkpoint (:func:`extract_lora`) and PEFT's on-disk format
+(:func:`load_adapter`, :meth:`LoRAAdapter.save`); low-rank compression of a model's
+linear layers (:func:`compress`); safetensors checkpoints read one tensor at a time
+(:class:`Checkpoint`).
+"""
+
+from .checkpoint import Checkpoint as Checkpoint
+from .checkpoint import write_safetensors as write_safetensors
+from .compression import Calibration as Calibration
+from .compression import CompressionReport as CompressionReport
+from .compression import LayerCompression as LayerCompression
+from .compression import LowRankLinear as LowRankLinear
+from .compression import calibrate as calibrate
+from .compression import compress as compress
+from .extract import LayerExtraction as LayerExtraction
+from .extract import extract_lora as extract_lora
+from .lora import LoRALinear as LoRALinear
+from .lora import add_lora as add_lora
+from .lora import lora_parameters as lora_parameters
+from .lora import match_targets as match_targets
+from .lora import merge_lora as merge_lora
 from .monarch import MonarchLinear as MonarchLinear
+from .peft_io import LoRAAdapter as LoRAAdapter
+from .peft_io import LoRAFactors as LoRAFactors
+from .peft_io import apply_adapter as apply_adapter
+from .peft_io import load_adapter as load_adapter
 
-__all__ = ["MonarchLinear"]
+__all__ = [
+    "Calibration",
+    "Checkpoint",
+    "CompressionReport",
+    "LayerCompression",
+    "LayerExtraction",
+    "LoRAAdapter",
+    "LoRAFactors",
+    "LoRALinear",
+    "LowRankLinear",
+    "MonarchLinear",
+    "add_lora",
+    "apply_adapter",
+    "calibrate",
+    "compress",
+    "extract_lora",
+    "load_adapter",
+    "lora_parameters",
+    "match_targets",
+    "merge_lora",
+    "write_safetensors",
+]
