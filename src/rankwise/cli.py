@@ -300,6 +300,9 @@ def _render(rows: list[tuple[NamedMatrix, Approximation]], method: str, seed: in
         return
     console = _console()
     console.print(_table(rows, method, seed))
+    if method in ("id", "cur"):  # the skeleton's index counts and choices (issue 4)
+        for nm, ap in rows:
+            console.print(f"{nm.name}: " + ", ".join(f"{k}={v}" for k, v in ap.report.options.items()), markup=False)
     if output is not None:
         console.print(f"factors written to {output}")
     if plot is not None:
