@@ -489,8 +489,9 @@ def _residual_fro(A: Any, op: Operator, C: Array, UR: Array) -> float:
     rows = A.tocsr() if op.kind == "sparse" else op.like
     total = 0.0
     for i in range(0, m, step):
-        blk = rows[i:i + step].toarray() if op.kind == "sparse" else rows[i:i + step, :]
-        E = blk - C[i:i + step, :] @ UR
+        j = min(i + step, m)  # the array API leaves out-of-bounds slice ends unspecified
+        blk = rows[i:j].toarray() if op.kind == "sparse" else rows[i:j, :]
+        E = blk - C[i:j, :] @ UR
         xp = _array.namespace(E)
         total += _array.to_float(xp.sum(xp.abs(cast(E, work_dtype(xp, E.dtype))) ** 2))
     return math.sqrt(total)
