@@ -623,15 +623,15 @@ def matmul_cmd(
     else:
         A, B, name = _one_matrix(a), _one_matrix(b), f"{a.name} · {b.name}"
     c = samples if samples is not None else max(1, int(getattr(A, "shape", (0, 10))[-1]) // 10)
+    expected = cr_expected_error(A, B, c, method=method)  # type: ignore[arg-type]  # validates A, B, c first
     t0 = time.perf_counter()
-    exact = A @ B  # first: it also warms up the BLAS threads, which would otherwise bill the CR product
+    exact = A @ B  # before CR: it also warms up the BLAS threads, which would otherwise bill the CR product
     t_exact = time.perf_counter() - t0
     t0 = time.perf_counter()
     approx_ab = cr_matmul(A, B, c, method=method, rng=seed)  # type: ignore[arg-type]
     t_cr = time.perf_counter() - t0
     norm = float(np.linalg.norm(exact))
     rel = float(np.linalg.norm(exact - approx_ab)) / norm if norm > 0 else 0.0
-    expected = cr_expected_error(A, B, c, method=method)  # type: ignore[arg-type]
     rel_expected = math.sqrt(expected) / norm if norm > 0 else 0.0
     row = {"inputs": name, "shape_A": list(A.shape), "shape_B": list(B.shape), "method": method, "samples": c,
            "seed": seed, "rel_error": rel, "expected_rel_error": rel_expected, "seconds_cr": t_cr,

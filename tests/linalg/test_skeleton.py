@@ -23,7 +23,7 @@ def _rel(E: Any, A: Any) -> float:
 
 
 def _spectra() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {kind: matrix(300, 200, kind, seed=3) for kind in ("exp", "poly")}
+    return {kind: matrix(240, 160, kind, seed=3) for kind in ("exp", "poly")}
 
 
 SPECTRA = _spectra()
@@ -77,15 +77,14 @@ def test_interp_matrix_has_the_identity_on_the_skeleton(method: str) -> None:
     res = interp_decomp(A, 15, method=method, rng=1)  # type: ignore[arg-type]
     Z = res.interp_matrix()
     J = res.skeleton_indices
-    assert Z.shape == (15, 200) and np.array_equal(Z[:, J], np.eye(15))
+    assert Z.shape == (15, 160) and np.array_equal(Z[:, J], np.eye(15))
     assert np.array_equal(Z[:, res.idx[15:]], res.proj)
-    assert np.array_equal(np.sort(res.idx), np.arange(200))
+    assert np.array_equal(np.sort(res.idx), np.arange(160))
     assert np.array_equal(res.skeleton(A), A[:, J])
 
 
 @pytest.mark.parametrize("kind", ["exp", "poly"])
-@pytest.mark.parametrize("method", [*METHODS, "auto"])
-@pytest.mark.parametrize("rand", [False, True])
+@pytest.mark.parametrize(("method", "rand"), [("qr", False), ("randomized", False), ("randomized", True)])
 def test_error_at_most_scipy_interpolative(kind: str, method: str, rand: bool) -> None:
     A, _ = SPECTRA[kind]
     k = 25
@@ -150,7 +149,7 @@ def test_rows_are_the_id_of_the_transpose() -> None:
     c = interp_decomp(np.ascontiguousarray(A.T), 10, method="qr")
     assert np.array_equal(r.idx, c.idx) and np.allclose(r.proj, c.proj)
     X = r.interp_matrix()
-    assert X.shape == (300, 10) and np.array_equal(X[r.skeleton_indices], np.eye(10))
+    assert X.shape == (240, 10) and np.array_equal(X[r.skeleton_indices], np.eye(10))
     assert np.allclose(r.reconstruct(A), X @ A[r.skeleton_indices, :])
 
 
@@ -295,3 +294,15 @@ def test_id_invariants_on_random_shapes(m: int, n: int, data: st.DataObject) -> 
     size = n if axis == "columns" else m
     assert np.array_equal(np.sort(res.idx), np.arange(size)) and res.proj.shape == (k, size - k)
     assert _rel(A - res.reconstruct(A), A) < 1e-8  # k >= rank(A): exact up to rounding
+
+
+@pytest.mark.gpu
+def test_cuda_stays_on_device() -> None:
+    torch = pytest.importorskip("torch")
+    A, _ = SPECTRA["exp"]
+    T = torch.from_numpy(A).cuda()
+    for method in METHODS:
+        res = interp_decomp(T, 10, method=method, rng=0)  # type: ignore[arg-type]
+        assert res.proj.device == T.device and res.reconstruct(T).device == T.device
+    c = cur(T, 10, core="optimal", rng=0)
+    assert c.C.device == c.U.device == c.R.device == T.device
