@@ -257,7 +257,7 @@ def test_operator_limits() -> None:
         interp_decomp(op, 2, method="qr")
     with pytest.raises(ValueError, match="'tol' needs ‖A‖_F"):
         interp_decomp(op, tol=0.1)
-    with pytest.raises(TypeError, match="^cur: 'A' must be a dense array or a scipy.sparse matrix"):
+    with pytest.raises(TypeError, match=r"^cur: 'A' must be a dense array or a scipy\.sparse matrix"):
         cur(op, 2)
 
 
@@ -273,7 +273,7 @@ def test_cur_bad_arguments(kwargs: dict, match: str) -> None:
 
 
 def test_result_checks() -> None:
-    with pytest.raises(ValueError, match="'idx' .* and 'proj' of shape \\(k, n - k\\) must agree"):
+    with pytest.raises(ValueError, match=r"'idx' .* and 'proj' of shape \(k, n - k\) must agree"):
         IDResult(np.arange(5), np.zeros((2, 2)))
     res = interp_decomp(np.eye(6, 4), 2)
     with pytest.raises(ValueError, match=r"^IDResult.skeleton: 'A' must have 4 columns"):
