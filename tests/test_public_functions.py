@@ -39,6 +39,10 @@ TABLE = [
     Entry("rsvd", lambda A, **kw: rankwise.rsvd(A, kw.get("rank", 2), rng=0), lambda r: list(r), takes_rank=True),
     Entry("range_finder", lambda A, **kw: rankwise.range_finder(A, 2, rng=0), lambda r: []),
     Entry("monarch_project", lambda A, **kw: rankwise.monarch_project(A), lambda r: [r.L, r.R]),
+    Entry("interp_decomp", lambda A, **kw: rankwise.interp_decomp(A, kw.get("rank", 2), rng=0), lambda r: [r.proj],
+          takes_rank=True),
+    Entry("cur", lambda A, **kw: rankwise.cur(A, kw.get("rank", 2), rng=0), lambda r: [r.C, r.U, r.R],
+          takes_rank=True),
 ]
 IDS = [e.name for e in TABLE]
 
@@ -128,7 +132,9 @@ def test_every_public_function_is_in_the_table() -> None:
     # chain_plan takes shapes, chain_dot any number of 1-D/2-D operands: their own conformance
     # tests are in tests/linalg/test_chain.py; estimate_error takes a matrix and its approximation.
     not_matrix_functions = {as_generator, low_rank_matrix, select_rank, chain_plan, chain_dot,
-                            rankwise.estimate_error}
+                            rankwise.estimate_error,
+                            # two matrices A, B: their conformance tests are in tests/linalg/test_matmul.py
+                            rankwise.cr_matmul, rankwise.cr_expected_error}
     functions = {getattr(rankwise, n) for n in rankwise.__all__
                  if callable(getattr(rankwise, n)) and not isinstance(getattr(rankwise, n), type)}
     assert {f.__name__ for f in functions - not_matrix_functions} <= set(IDS)

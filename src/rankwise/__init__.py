@@ -16,13 +16,19 @@ from .approx import approximate as approximate
 from .factors import ApproxReport as ApproxReport
 from .factors import SVDResult as SVDResult
 from .linalg import ChainPlan as ChainPlan
+from .linalg import CURResult as CURResult
 from .linalg import ErrorEstimate as ErrorEstimate
+from .linalg import IDResult as IDResult
 from .linalg import LstsqResult as LstsqResult
 from .linalg import NpyMatrix as NpyMatrix
 from .linalg import StreamingSVD as StreamingSVD
 from .linalg import chain_dot as chain_dot
 from .linalg import chain_plan as chain_plan
+from .linalg import cr_expected_error as cr_expected_error
+from .linalg import cr_matmul as cr_matmul
+from .linalg import cur as cur
 from .linalg import estimate_error as estimate_error
+from .linalg import interp_decomp as interp_decomp
 from .linalg import lstsq as lstsq
 from .linalg import pinv as pinv
 from .linalg import range_finder as range_finder
@@ -41,8 +47,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ApproxReport",
     "Approximation",
+    "CURResult",
     "ChainPlan",
     "ErrorEstimate",
+    "IDResult",
     "InputError",
     "InputTypeError",
     "LstsqResult",
@@ -55,7 +63,11 @@ __all__ = [
     "as_generator",
     "chain_dot",
     "chain_plan",
+    "cr_expected_error",
+    "cr_matmul",
+    "cur",
     "estimate_error",
+    "interp_decomp",
     "low_rank_matrix",
     "lstsq",
     "monarch_project",

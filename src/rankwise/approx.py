@@ -145,3 +145,65 @@ def with_reference(approx: Approximation, spectrum: Any) -> Approximation:
         fro, spec = optimal_errors(s, rep.rank)
         rep = dataclasses.replace(rep, optimal_fro_error=fro, optimal_spectral_error=spec)
     return Approximation(approx.factors, rep, s)
+
+
+# --------------------------------------------------------------------- skeleton decompositions (issue 4)
+
+
+def _tol_from(func: str, rank: Any, tol: Any, energy: Any) -> Any:
+    """``tol`` itself, or the relative Frobenius error sqrt(1 − e) that keeping energy e means."""
+    if _checks.at_most_one(func, rank=rank, tol=tol, energy=energy) == "energy":
+        e = _checks.real(energy, func=func, name="energy", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        return (1.0 - e) ** 0.5
+    return tol
+
+
+@register("id", "interpolative decomposition: k actual columns (option axis='rows': rows), pivoted QR or a "
+                "sketch", uses_rng=True, accepts_sparse=True)
+def _interp(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+            **options: Any) -> Approximation:
+    """``approximate(A, method="id", axis=..., id_method=..., oversample=..., power_iters=...)``.
+
+    The factors are the :class:`~rankwise.IDResult` (saved as ``idx`` and ``proj``);
+    ``storage_after`` counts the skeleton (k columns of A, or k rows) and the coefficients.
+    """
+    import time
+
+    from .linalg.skeleton import interp_decomp
+
+    func = "approximate"
+    unknown = sorted(set(options) - {"axis", "id_method", "oversample", "power_iters"})
+    if unknown:
+        _checks._fail(func, f"method 'id' takes the options axis, id_method, oversample, power_iters; got {unknown}")
+    tol = _tol_from(func, rank, tol, energy)
+    method = options.pop("id_method", "auto")
+    t0 = time.perf_counter()
+    res = interp_decomp(A, rank, tol=tol, method=method, rng=rng, **options)
+    if res.fro_error is None or res.norm_fro is None:
+        _checks._fail(func, "method 'id' reports ‖A − Â‖_F, which needs ‖A‖_F: a LinearOperator is not "
+                            "supported here; call rankwise.interp_decomp directly")
+    m, n = (int(d) for d in A.shape)
+    k = res.rank
+    other = n if res.axis == "columns" else m
+    skeleton = k * (m if res.axis == "columns" else n)
+    rep = ApproxReport(method="id", shape=(m, n), rank=k, fro_error=res.fro_error, norm_fro=res.norm_fro,
+                       storage_before=m * n, storage_after=skeleton + k * (other - k),
+                       seconds=time.perf_counter() - t0, exact=True,
+                       options={res.axis: k, "axis": res.axis, "id_method": res.method, "passes": res.passes,
+                                "max_abs_Z": res.max_coef})
+    return Approximation(res, rep)
+
+
+@register("cur", "CUR: k actual columns and rows, U = A[I, J]⁺ (option core='optimal': C⁺AR⁺)", uses_rng=True,
+          accepts_sparse=True)
+def _cur(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+         **options: Any) -> Approximation:
+    """``approximate(A, method="cur", select=..., core=...)``; the factors are the :class:`~rankwise.CURResult`."""
+    from .linalg.skeleton import cur
+
+    func = "approximate"
+    unknown = sorted(set(options) - {"select", "core"})
+    if unknown:
+        _checks._fail(func, f"method 'cur' takes the options select, core; got {unknown}")
+    res = cur(A, rank, tol=_tol_from(func, rank, tol, energy), rng=rng, **options)
+    return Approximation(res, res.report)

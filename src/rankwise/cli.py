@@ -300,6 +300,9 @@ def _render(rows: list[tuple[NamedMatrix, Approximation]], method: str, seed: in
         return
     console = _console()
     console.print(_table(rows, method, seed))
+    if method in ("id", "cur"):  # the skeleton's index counts and choices (issue 4)
+        for nm, ap in rows:
+            console.print(f"{nm.name}: " + ", ".join(f"{k}={v}" for k, v in ap.report.options.items()), markup=False)
     if output is not None:
         console.print(f"factors written to {output}")
     if plot is not None:
@@ -732,6 +735,76 @@ def compress_cmd(
     before, after = sum(r.params_before for r in reports), sum(r.params_after for r in reports)
     console.print(f"{len(reports)} of {len(plan)} layers compressed: {_storage(before, after)} weights; "
                   f"written to {output}", markup=False)
+
+# ---------------------------------------------------------------- CR approximate matrix products (issue 4)
+
+MATMUL_DEFAULT = (500, 2000, 400)  # built-in A (m × n) and B (n × p)
+
+
+def _default_factors(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """A = G₁ diag(s), B = diag(s) G₂ with log-normal scales s: outer products of very unequal size."""
+    m, n, p = MATMUL_DEFAULT
+    gen = np.random.default_rng(seed)
+    s = np.exp(gen.standard_normal(n))
+    A = gen.standard_normal((m, n)) * s
+    B = s[:, None] * gen.standard_normal((n, p))
+    return A, B, f"default {m}×{n} · {n}×{p}, log-normal column scales"
+
+
+def _one_matrix(path: Path) -> np.ndarray:
+    (nm, *rest) = load_matrices(path)
+    if rest:
+        raise ValueError(f"{path}: holds {len(rest) + 1} matrices; matmul needs a file with one")
+    return np.asarray(_densify(nm.array))
+
+
+@app.command("matmul")
+@_cli_command
+def matmul_cmd(
+    a: Annotated[Path | None, typer.Argument(help=f"Left factor A (m × n), any of {', '.join(FORMATS)}. Without "
+                                                  "A and B: a built-in pair with very unequal outer products.",
+                                             show_default=False)] = None,
+    b: Annotated[Path | None, typer.Argument(help="Right factor B (n × p).", show_default=False)] = None,
+    samples: Annotated[int | None, typer.Option("--samples", "-c", help="Outer products sampled, 1 <= c <= n "
+                                                "(default n/10).")] = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="optimal (p_i ∝ ‖a_i‖‖b_i‖), uniform, or topk "
+                                        "(the c largest, deterministic).")] = "optimal",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the sampling and the built-in matrices.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Approximate A @ B by sampled outer products (CR) and compare with the exact product."""
+    from .linalg.matmul import cr_expected_error, cr_matmul
+
+    if (a is None) != (b is None):
+        raise ValueError("give both A and B, or neither (the built-in pair)")
+    if a is None or b is None:
+        A, B, name = _default_factors(seed)
+    else:
+        A, B, name = _one_matrix(a), _one_matrix(b), f"{a.name} · {b.name}"
+    c = samples if samples is not None else max(1, int(getattr(A, "shape", (0, 10))[-1]) // 10)
+    expected = cr_expected_error(A, B, c, method=method)  # type: ignore[arg-type]  # validates A, B, c first
+    t0 = time.perf_counter()
+    exact = A @ B  # before CR: it also warms up the BLAS threads, which would otherwise bill the CR product
+    t_exact = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    approx_ab = cr_matmul(A, B, c, method=method, rng=seed)  # type: ignore[arg-type]
+    t_cr = time.perf_counter() - t0
+    norm = float(np.linalg.norm(exact))
+    rel = float(np.linalg.norm(exact - approx_ab)) / norm if norm > 0 else 0.0
+    rel_expected = math.sqrt(expected) / norm if norm > 0 else 0.0
+    row = {"inputs": name, "shape_A": list(A.shape), "shape_B": list(B.shape), "method": method, "samples": c,
+           "seed": seed, "rel_error": rel, "expected_rel_error": rel_expected, "seconds_cr": t_cr,
+           "seconds_exact": t_exact}
+    if as_json:
+        typer.echo(json.dumps(row, indent=2))
+        return
+    t = Table(title=f"rankwise matmul  (method={method}, samples={c} of {A.shape[1]}, seed={seed})",
+              header_style="bold")
+    for col in ("inputs", "rel. error ‖AB − CR‖/‖AB‖", "expected (RMS, closed form)", "time CR", "time exact"):
+        t.add_column(col, justify="left" if col == "inputs" else "right", overflow="fold")
+    t.add_row(name, f"{rel:.3e}", f"{rel_expected:.3e}" + (" (exact)" if method == "topk" else ""),
+              f"{t_cr:.4f} s", f"{t_exact:.4f} s")
+    _console().print(t)
 
 
 def main() -> None:

@@ -4,10 +4,16 @@ from ._operator import NpyMatrix as NpyMatrix
 from .chain import ChainPlan as ChainPlan
 from .chain import chain_dot as chain_dot
 from .chain import chain_plan as chain_plan
+from .matmul import cr_expected_error as cr_expected_error
+from .matmul import cr_matmul as cr_matmul
 from .pinv import LstsqResult as LstsqResult
 from .pinv import lstsq as lstsq
 from .pinv import pinv as pinv
 from .rsvd import rsvd as rsvd
+from .skeleton import CURResult as CURResult
+from .skeleton import IDResult as IDResult
+from .skeleton import cur as cur
+from .skeleton import interp_decomp as interp_decomp
 from .sketch import ErrorEstimate as ErrorEstimate
 from .sketch import estimate_error as estimate_error
 from .sketch import range_finder as range_finder
@@ -16,14 +22,20 @@ from .svd import select_rank as select_rank
 from .svd import svd as svd
 
 __all__ = [
+    "CURResult",
     "ChainPlan",
     "ErrorEstimate",
+    "IDResult",
     "LstsqResult",
     "NpyMatrix",
     "StreamingSVD",
     "chain_dot",
     "chain_plan",
+    "cr_expected_error",
+    "cr_matmul",
+    "cur",
     "estimate_error",
+    "interp_decomp",
     "lstsq",
     "pinv",
     "range_finder",

@@ -1,0 +1,588 @@
+"""Interpolative decomposition (ID) and CUR: approximations built from actual columns and rows (SPEC §1.5)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple
+
+import numpy as np
+
+from .. import _array, _checks
+from .._array import Array
+from ..factors import ApproxReport
+from ..random import RNGLike, as_generator
+from ._operator import Operator, as_operator, fro_sq_checked
+from .pinv import pinv
+from .sketch import H, _dense_result, _normalize, cast, gaussian, work_dtype
+
+__all__ = ["CURResult", "IDResult", "cur", "interp_decomp"]
+
+Axis = Literal["columns", "rows"]
+IDMethod = Literal["auto", "qr", "randomized"]
+Select = Literal["id", "leverage", "uniform"]
+Core = Literal["pinv", "optimal"]
+AXES = ("columns", "rows")
+ID_METHODS = ("auto", "qr", "randomized")
+SELECTS = ("id", "leverage", "uniform")
+CORES = ("optimal", "pinv")
+AUTO_QR_MAX_DIM = 256  # "auto": the deterministic pivoted QR when min(m, n) is at most this
+TOL_BLOCK = 64  # first sketch size in tolerance mode (doubled until the tolerance is met)
+RESIDUAL_BLOCK_BYTES = 32 * 2**20  # CUR's residual is formed in row blocks of at most this size
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _take(A: Any, idx: np.ndarray, axis: int, func: str) -> Array:
+    """``A[:, idx]`` (axis=1) or ``A[idx, :]`` (axis=0) of a dense, sparse or operator input (dense out)."""
+    op = as_operator(A, func=func)
+    if op.kind == "dense":
+        xp = op.xp
+        return xp.take(op.like, xp.asarray(idx, device=_array.device(op.like)), axis=axis)
+    if op.kind == "sparse":
+        S = A.tocsc() if axis == 1 else A.tocsr()
+        out = (S[:, idx] if axis == 1 else S[idx, :]).toarray()
+        return out if out.dtype.kind in "fc" and out.dtype != np.float16 else out.astype(op.dtype)
+    size = op.shape[axis]
+    E = np.zeros((size, idx.size), dtype=op.dtype)
+    E[idx, np.arange(idx.size)] = 1
+    return op.matmat(E) if axis == 1 else np.conj(op.rmatmat(E)).T
+
+
+@dataclass(frozen=True, slots=True)
+class IDResult:
+    """An interpolative decomposition: ``A ≈ A[:, J] @ Z`` (columns) or ``A ≈ X @ A[I, :]`` (rows).
+
+    The conventions are those of :mod:`scipy.linalg.interpolative`, so either can be swapped for
+    the other: ``idx`` is a permutation whose first k entries are the skeleton indices and
+    ``proj`` (k × (n − k)) holds the coefficients of the other columns,
+    ``A[:, idx[k:]] ≈ A[:, idx[:k]] @ proj``; scipy's ``reconstruct_skel_matrix(A, k, idx)`` is
+    :meth:`skeleton` and ``reconstruct_interp_matrix(idx, proj)`` is :meth:`interp_matrix`.
+    For ``axis="rows"`` everything refers to Aᵀ (the transpose, not the conjugate):
+    ``A[idx[k:], :] ≈ proj.T @ A[idx[:k], :]``.
+
+    Attributes
+    ----------
+    idx : ndarray of int64, shape (n,)
+        The permutation (NumPy, whatever the input's library).
+    proj : array of shape (k, n − k)
+        Interpolation coefficients, in the input's library, device and dtype.
+    axis : {"columns", "rows"}
+    method : {"qr", "randomized"}
+        What ran (what ``"auto"`` chose).
+    fro_error : float or None
+        ‖A − Â‖_F (None for a LinearOperator input, whose norm is unknown).
+    norm_fro : float or None
+        ‖A‖_F.
+    passes : int
+        Products with the whole of A (0 for the deterministic QR, which factorises it).
+    """
+
+    idx: np.ndarray
+    proj: Array
+    axis: str = "columns"
+    method: str = "qr"
+    fro_error: float | None = None
+    norm_fro: float | None = None
+    passes: int = 0
+
+    _fields: ClassVar[tuple[str, str]] = ("idx", "proj")  # the stored arrays, read by writers of factor files
+
+    def __post_init__(self) -> None:
+        idx = np.asarray(self.idx)
+        k = int(self.proj.shape[0]) if getattr(self.proj, "ndim", 0) == 2 else -1
+        if idx.ndim != 1 or idx.dtype.kind not in "iu" or k < 0 or k + int(self.proj.shape[1]) != idx.size:
+            _checks._fail("IDResult", f"'idx' (a permutation of n indices) and 'proj' of shape (k, n - k) must "
+                                      f"agree; got idx of shape {idx.shape} and {_checks.describe(self.proj)}")
+        object.__setattr__(self, "idx", idx.astype(np.int64, copy=False))
+
+    @property
+    def rank(self) -> int:
+        """The number k of skeleton columns (rows)."""
+        return int(self.proj.shape[0])
+
+    @property
+    def skeleton_indices(self) -> np.ndarray:
+        """``idx[:k]``: the columns (rows) kept."""
+        return self.idx[: self.rank]
+
+    @property
+    def max_coef(self) -> float:
+        """max |Z_ij| (≥ 1, from the identity block); ≤ 2 would make the ID strongly rank-revealing."""
+        if self.proj.shape[1] == 0:
+            return 1.0
+        xp = _array.namespace(self.proj)
+        return max(1.0, _array.to_float(xp.max(xp.abs(self.proj))))
+
+    def _axis(self) -> int:
+        return 1 if self.axis == "columns" else 0
+
+    def skeleton(self, A: Any) -> Array:
+        """The skeleton ``A[:, J]`` (m × k), or ``A[I, :]`` (k × n) for rows; dense."""
+        func = "IDResult.skeleton"
+        shape = tuple(getattr(A, "shape", ()))
+        ax = self._axis()
+        if len(shape) != 2 or shape[ax] != self.idx.size:
+            what = "columns" if ax == 1 else "rows"
+            _checks._fail(func, f"'A' must have {self.idx.size} {what} (the decomposed matrix's); got "
+                                f"{_checks.describe(A)}")
+        return _take(A, self.skeleton_indices, ax, func)
+
+    def interp_matrix(self) -> Array:
+        """Z (k × n) with ``Z[:, idx[:k]] = I`` and ``Z[:, idx[k:]] = proj``; for rows its transpose (m × k)."""
+        xp = _array.namespace(self.proj)
+        dev = _array.device(self.proj)
+        k = self.rank
+        Zp = xp.concat([xp.eye(k, dtype=self.proj.dtype, device=dev), self.proj], axis=1)
+        inv = xp.asarray(np.argsort(self.idx), device=dev)
+        Z = xp.take(Zp, inv, axis=1)
+        return Z if self.axis == "columns" else Z.mT
+
+    def reconstruct(self, A: Any) -> Array:
+        """Â = ``A[:, J] @ Z`` (columns) or ``X @ A[I, :]`` (rows)."""
+        S = self.skeleton(A)
+        Z = self.interp_matrix()
+        return S @ Z if self.axis == "columns" else Z @ S
+
+
+@dataclass(frozen=True, slots=True)
+class CURResult:
+    """A CUR decomposition ``A ≈ C @ U @ R`` with ``C = A[:, col_idx]`` and ``R = A[row_idx, :]``.
+
+    Attributes
+    ----------
+    col_idx, row_idx : ndarray of int64, shape (k,)
+        The columns J and rows I kept (NumPy).
+    C : array (m, k), U : array (k, k), R : array (k, n)
+        In the input's library, device and dtype (NumPy for scipy.sparse input).
+    report : ApproxReport
+        ``fro_error`` = ‖A − CUR‖_F (exact); ``options`` holds the counts and the choices made.
+    """
+
+    col_idx: np.ndarray
+    row_idx: np.ndarray
+    C: Array
+    U: Array
+    R: Array
+    report: ApproxReport
+
+    _fields: ClassVar[tuple[str, ...]] = ("col_idx", "row_idx", "C", "U", "R")
+
+    def reconstruct(self) -> Array:
+        """C @ U @ R (m × n)."""
+        return self.C @ (self.U @ self.R)
+
+
+# --------------------------------------------------------------------------- operators and sketches
+
+
+def _transposed(op: Operator) -> Operator:
+    """Aᵀ (not Aᴴ) through A's products: Aᵀ X = conj(Aᴴ conj(X)) and (Aᵀ)ᴴ Y = conj(A conj(Y))."""
+    xp = op.xp
+    cplx = _array.is_complex(op.like)
+
+    def conj(X: Array) -> Array:
+        return xp.conj(X) if cplx else X
+
+    def mm(X: Array) -> Array:
+        return conj(_dense_result(op.rmatmat(conj(X))))
+
+    def rmm(Y: Array) -> Array:
+        return conj(_dense_result(op.matmat(conj(Y))))
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        Y = mm(X)
+        return Y, rmm(Y)
+
+    m, n = op.shape
+    return Operator((n, m), op.dtype, op.like, mm, rmm, fused, op.fro_sq, op.kind, op.streamed)
+
+
+def _sketch_rows(op: Operator, rows: int, power_iters: int, gen: np.random.Generator) -> np.ndarray:
+    """Y = Gᴴ A(AᴴA)^q-like sketch (rows × n), on the host in float64 (complex128).
+
+    q = 0: Y = Gᴴ A with G Gaussian m × rows (one product). Each power step replaces the
+    left factor by an orthonormal basis of A(AᴴY)-ish blocks, Y = Zᴴ A, so the rows of Y
+    weight A's singular directions like σ^{2q+1} (2q + 1 products).
+    """
+    G = gaussian(op, op.shape[0], rows, gen)
+    Yh = _dense_result(op.rmatmat(G))  # n × rows = Aᴴ G
+    for _ in range(power_iters):
+        X = _dense_result(op.matmat(_normalize(Yh, "svqb")))
+        Yh = _dense_result(op.rmatmat(_normalize(X, "svqb")))
+    Y = np.asarray(_array.to_numpy(Yh))
+    return np.ascontiguousarray(Y.astype(np.complex128 if np.iscomplexobj(Y) else np.float64).conj().T)
+
+
+def _pivoted_qr(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R and the column permutation of Businger–Golub pivoted QR (LAPACK xGEQP3) of a host matrix."""
+    import scipy.linalg
+
+    R, perm = scipy.linalg.qr(Y, mode="r", pivoting=True, check_finite=False)
+    return R, np.asarray(perm, dtype=np.int64)
+
+
+def _out_dtype(op: Operator) -> Any:
+    return op.dtype if op.kind == "dense" else op.like.dtype
+
+
+class _ID(NamedTuple):
+    perm: np.ndarray
+    proj: Array
+    err_sq: float | None
+    passes: int
+
+
+def _coefficients(R11: Array, R12: Array) -> Array:
+    """R11⁺ R12: the interpolation coefficients (a minimum-norm solve when R11 is singular)."""
+    return pinv(R11) @ R12
+
+
+def _qr_id(M: np.ndarray, k: int | None, tol: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Deterministic column ID of a host matrix: MP = QR, J = first k pivots, T = R11⁻¹R12.
+
+    ‖M − M[:, J][I, T]Pᵀ‖_F² = ‖R22‖_F² = Σ_{i≥k} ‖R[i, :]‖² (R is upper triangular).
+    """
+    R, perm = _pivoted_qr(M)
+    rows = np.sum(np.abs(R) ** 2, axis=1)[: min(M.shape)]
+    tails = np.append(np.cumsum(rows[::-1])[::-1], 0.0)  # tails[k] = ‖R[k:, :]‖_F²
+    if k is None:
+        assert tol is not None
+        k = int(np.flatnonzero(tails[1:] <= tol * tol * tails[0])[0]) + 1
+    T = _coefficients(R[:k, :k], R[:k, k:])
+    return perm, T, float(tails[k])
+
+
+def _fit(op: Operator, C: Array, total: float | None) -> tuple[Array, Array, np.ndarray | None]:
+    """C = QR (Householder), W = QᴴA (one product) and the exact errors ‖A − Q_k Q_kᴴ A‖_F² for every k."""
+    xp = op.xp
+    wd = work_dtype(xp, op.dtype)
+    Q, Rc = xp.linalg.qr(cast(C, wd))
+    W = H(cast(_dense_result(op.rmatmat(cast(Q, op.dtype))), wd))  # k × n
+    if total is None:
+        return Rc, W, None
+    kept = np.cumsum(np.asarray(_array.to_numpy(xp.sum(xp.abs(W) ** 2, axis=1)), dtype=np.float64))
+    return Rc, W, np.maximum(total - kept, 0.0)
+
+
+def _randomized_id(op: Operator, cols: Any, k: int | None, tol: float | None, total: float | None,
+                   p: int, q: int, gen: np.random.Generator) -> _ID:
+    """Pick the skeleton from the pivoted QR of a sketch Y = ZᴴA, then fit the coefficients on A itself.
+
+    At a tolerance the sketch grows (doubling) until some k <= rows − p meets it exactly.
+    """
+    m, n = op.shape
+    lim = min(m, n)
+    rows = min(k + p, lim) if k is not None else min(TOL_BLOCK, lim)
+    Y = _sketch_rows(op, rows, q, gen)
+    passes = 2 * q + 1
+    while True:
+        _, perm = _pivoted_qr(Y)
+        kmax = k if k is not None else (rows if rows >= lim else max(1, rows - p))
+        Rc, W, errs = _fit(op, cols(perm[:kmax]), total)
+        passes += 1
+        if k is not None:
+            break
+        assert errs is not None and total is not None and tol is not None
+        ok = np.flatnonzero(errs <= tol * tol * total)
+        if ok.size or rows >= lim:
+            k = int(ok[0]) + 1 if ok.size else kmax
+            break
+        extra = min(rows, lim - rows)
+        Y = np.concatenate([Y, _sketch_rows(op, extra, q, gen)], axis=0)
+        rows += extra
+        passes += 2 * q + 1
+    xp = op.xp
+    T = _coefficients(Rc[:k, :k], W[:k, :])
+    proj = xp.take(T, xp.asarray(perm[k:], device=_array.device(T)), axis=1)
+    return _ID(perm, cast(proj, _out_dtype(op)), None if errs is None else float(errs[k - 1]), passes)
+
+
+# --------------------------------------------------------------------------- interp_decomp
+
+
+def _tol_floor(op: Operator) -> float:
+    return 10 * math.sqrt(float(np.finfo(np.dtype(str(_out_dtype(op)).split(".")[-1])).eps))
+
+
+def _resolve_method(func: str, op: Operator, method: str, tol: float | None) -> str:
+    small = op.kind in ("dense", "sparse") and min(op.shape) <= AUTO_QR_MAX_DIM
+    below = tol is not None and tol < _tol_floor(op)
+    if method == "auto":
+        return "qr" if small or below else "randomized"
+    if method == "qr" and op.kind not in ("dense", "sparse"):
+        _checks._fail(func, f"method 'qr' needs the matrix itself (dense or scipy.sparse); got {op.kind} "
+                            "input; use method='randomized'")
+    if method == "randomized" and below:
+        _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {_tol_floor(op):.2g} for method 'randomized' "
+                            f"(its error ‖A‖² − ‖QᴴA‖² cannot resolve less); got {tol:g}; use method='qr'")
+    return method
+
+
+def _host_matrix(A: Any, op: Operator, rows: bool) -> np.ndarray:
+    """A (or Aᵀ) on the host in float64 / complex128, Fortran-ordered for LAPACK."""
+    M = A.toarray() if op.kind == "sparse" else _array.to_numpy(op.like)
+    M = M.T if rows else M
+    return np.asfortranarray(M, dtype=np.complex128 if np.iscomplexobj(M) else np.float64)
+
+
+def _id_body(A: Any, op: Operator, k: int | None, tol: float | None, axis: str, method: str, total: float | None,
+             p: int, q: int, gen: np.random.Generator) -> IDResult:
+    """Body of :func:`interp_decomp` without input validation."""
+    rows = axis == "rows"
+    if method == "qr":
+        perm, T, err_sq = _qr_id(_host_matrix(A, op, rows), k, tol)
+        res = _ID(perm, _array.like(T, op.like) if op.kind == "dense" else T.astype(_out_dtype(op)), err_sq, 0)
+    else:
+        wop = _transposed(op) if rows else op
+
+        def cols(J: np.ndarray) -> Array:
+            C = _take(A, J, 0, "interp_decomp") if rows else _take(A, J, 1, "interp_decomp")
+            return C.mT if rows else C
+
+        res = _randomized_id(wop, cols, k, tol, total, p, q, gen)
+    norm = None if total is None else math.sqrt(total)
+    err = None if res.err_sq is None else math.sqrt(res.err_sq)
+    return IDResult(res.perm, res.proj, axis, method, err, norm, res.passes)
+
+
+def _validate_id(func: str, op: Operator, rank: Any, tol: Any, axis: Any, method: Any, oversample: Any,
+                 power_iters: Any) -> dict[str, Any]:
+    which = _checks.exactly_one(func, rank=rank, tol=tol)
+    out: dict[str, Any] = {
+        "axis": _checks.choice(axis, AXES, func=func, name="axis"),
+        "method": _checks.choice(method, ID_METHODS, func=func, name="method"),
+        "p": _checks.integer(oversample, func=func, name="oversample", lo=0),
+        "q": _checks.integer(power_iters, func=func, name="power_iters", lo=0),
+        "k": _checks.rank(rank, op.shape, func=func) if which == "rank" else None,
+        "tol": _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True)
+        if which == "tol" else None,
+    }
+    if out["tol"] is not None and op.kind == "linear-operator":
+        _checks._fail(func, "'tol' needs ‖A‖_F, which a LinearOperator cannot give; use 'rank'")
+    return out
+
+
+def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, axis: Axis = "columns",
+                  method: IDMethod = "auto", oversample: int = 10, power_iters: int = 1,
+                  rng: RNGLike = None) -> IDResult:
+    """Interpolative decomposition: A ≈ A[:, J] Z with k actual columns (or rows) of A.
+
+    Parameters
+    ----------
+    A : array (m, n), scipy.sparse matrix, LinearOperator or :class:`~rankwise.linalg.NpyMatrix`
+        Dense arrays may be NumPy, torch (any device) or any array-API library.
+    rank : int, optional
+        Number k of skeleton columns (rows), 1 <= k <= min(m, n).
+    tol : float, optional
+        Relative Frobenius target: the smallest k found with ‖A − Â‖_F <= tol·‖A‖_F.
+        Exactly one of ``rank`` and ``tol``.
+    axis : {"columns", "rows"}, default="columns"
+        ``"rows"``: A ≈ X A[I, :], the column ID of Aᵀ.
+    method : {"auto", "qr", "randomized"}, default="auto"
+        ``"qr"``: pivoted QR of the whole matrix (on the host). ``"randomized"``: pivoted QR of
+        a sketch. ``"auto"``: ``"qr"`` when min(m, n) <= 256 (or ``tol`` is below the
+        randomized floor 10·sqrt(eps)), ``"randomized"`` otherwise; ``.method`` says which.
+    oversample : int, default=10
+        Randomized: the sketch has k + p rows.
+    power_iters : int, default=1
+        Randomized: q power steps in the sketch (2q + 1 products with A).
+    rng : None, int or Generator
+
+    Returns
+    -------
+    IDResult
+        ``idx``, ``proj`` (scipy.linalg.interpolative's conventions), ``fro_error``, ``max_coef``
+        and the helpers ``skeleton(A)``, ``interp_matrix()``, ``reconstruct(A)``.
+
+    Notes
+    -----
+    *Deterministic.* With the column-pivoted QR AP = QR (Businger–Golub, LAPACK xGEQP3), J is
+    the first k pivots and
+
+    .. math:: Z = [\\,I_k,\\; R_{11}^{-1}R_{12}\\,]\\,P^T,\\qquad
+              \\|A - A_{:,J}Z\\|_F = \\|R_{22}\\|_F,
+
+    so a tolerance picks k from the trailing rows of R exactly. The error is at most
+    sqrt(1 + k(n − k))·σ_{k+1} for a strong rank-revealing choice; in practice a small factor
+    of σ_{k+1} (``max_coef`` reports max|Z|).
+
+    *Randomized.* J is read from the pivoted QR of a sketch Y = ZᴴA with k + p rows (Z Gaussian,
+    or after q power steps an orthonormal basis of A(AᴴA)^{q−1}AᴴG: 2q + 1 products), which
+    costs O(k²n) instead of O(mn·min(m, n)). The coefficients are then fitted on A itself,
+    Z = R_C⁻¹QᴴA from C = A[:, J] = QR_C (one more product): the best Z for the chosen columns,
+    with the exact error ‖A‖_F² − ‖QᴴA‖_F². At a tolerance the sketch doubles until that
+    exact error meets it. Equivalent peer: ``scipy.linalg.interpolative.interp_decomp``.
+
+    References
+    ----------
+    .. [1] Cheng, Gimbutas, Martinsson & Rokhlin (2005), "On the compression of low rank matrices".
+    .. [2] Halko, Martinsson & Tropp (2011), §5.2, arXiv:0909.4061.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankwise.random import low_rank_matrix
+    >>> A, s = low_rank_matrix(300, 200, 0.8 ** np.arange(200), rng=0)
+    >>> res = interp_decomp(A, 20, rng=1)
+    >>> res.proj.shape, res.method, bool(res.fro_error < 3 * np.sqrt(np.sum(s[20:] ** 2)))
+    ((20, 180), 'qr', True)
+    >>> bool(np.allclose(res.reconstruct(A), res.skeleton(A) @ res.interp_matrix()))
+    True
+    """
+    func = "interp_decomp"
+    op = as_operator(A, func=func)
+    o = _validate_id(func, op, rank, tol, axis, method, oversample, power_iters)
+    total = fro_sq_checked(op, func=func)
+    how = _resolve_method(func, op, o["method"], o["tol"])
+    return _id_body(A, op, o["k"], o["tol"], o["axis"], how, total, o["p"], o["q"], as_generator(rng, func=func))
+
+
+# --------------------------------------------------------------------------- CUR
+
+
+def _sample(scores: np.ndarray, k: int, gen: np.random.Generator) -> np.ndarray:
+    """k distinct indices drawn with probability ∝ scores (uniform where the scores vanish)."""
+    s = np.maximum(np.asarray(scores, dtype=np.float64), 0.0)
+    size = s.size
+    p = s / s.sum() if s.sum() > 0 else np.full(size, 1.0 / size)
+    if np.count_nonzero(p) < k:
+        p = 0.5 * p + 0.5 / size
+    return np.sort(gen.choice(size, size=k, replace=False, p=p)).astype(np.int64)
+
+
+def _row_skeleton(C: Array, k: int) -> np.ndarray:
+    """The k rows of C (m × k) picked by the pivoted QR of Cᵀ (the deterministic row ID of C)."""
+    Ct = np.asarray(_array.to_numpy(C)).T
+    _, perm = _pivoted_qr(np.asfortranarray(Ct.astype(np.complex128 if np.iscomplexobj(Ct) else np.float64)))
+    return perm[:k]
+
+
+def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str, gen: np.random.Generator,
+            total: float | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    m, n = op.shape
+    if select == "id":
+        how = "qr" if min(m, n) <= AUTO_QR_MAX_DIM or (tol is not None and tol < _tol_floor(op)) else "randomized"
+        res = _id_body(A, op, k, tol, "columns", how, total, 10, 1, gen)
+        J = res.skeleton_indices
+        return J, _row_skeleton(_take(A, J, 1, "cur"), J.size), {"id_method": how}
+    if select == "leverage":
+        from .rsvd import rsvd
+
+        U, _, Vh = rsvd(A, k, tol=tol, rng=gen)
+        xp = _array.namespace(U)
+        rk = int(U.shape[1])
+        col = np.asarray(_array.to_numpy(xp.sum(xp.abs(Vh) ** 2, axis=0)), dtype=np.float64)
+        row = np.asarray(_array.to_numpy(xp.sum(xp.abs(U) ** 2, axis=1)), dtype=np.float64)
+        return _sample(col, rk, gen), _sample(row, rk, gen), {}
+    assert k is not None
+    return (np.sort(gen.choice(n, size=k, replace=False)).astype(np.int64),
+            np.sort(gen.choice(m, size=k, replace=False)).astype(np.int64), {})
+
+
+def _residual_fro(A: Any, op: Operator, C: Array, UR: Array) -> float:
+    """‖A − C (UR)‖_F, formed in row blocks of bounded size, accumulated in float64."""
+    m, n = op.shape
+    step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
+    rows = A.tocsr() if op.kind == "sparse" else op.like
+    total = 0.0
+    for i in range(0, m, step):
+        j = min(i + step, m)  # the array API leaves out-of-bounds slice ends unspecified
+        blk = rows[i:j].toarray() if op.kind == "sparse" else rows[i:j, :]
+        E = blk - C[i:j, :] @ UR
+        xp = _array.namespace(E)
+        total += _array.to_float(xp.sum(xp.abs(cast(E, work_dtype(xp, E.dtype))) ** 2))
+    return math.sqrt(total)
+
+
+def _core(A: Any, op: Operator, C: Array, R: Array, I: np.ndarray, core: str) -> Array:
+    """U = A[I, J]⁺ (``"pinv"``) or U = C⁺ A R⁺ (``"optimal"``, one product with A)."""
+    if core == "pinv":
+        xp = _array.namespace(C)
+        return pinv(xp.take(C, xp.asarray(I, device=_array.device(C)), axis=0))
+    AR = _dense_result(op.matmat(cast(pinv(R), op.dtype)))
+    return pinv(C) @ cast(AR, C.dtype)
+
+
+def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Select = "id",
+        core: Core = "pinv", rng: RNGLike = None) -> CURResult:
+    """CUR decomposition A ≈ C U R from k actual columns C = A[:, J] and rows R = A[I, :].
+
+    Parameters
+    ----------
+    A : array (m, n) or scipy.sparse matrix
+        Dense arrays may be NumPy, torch (any device) or any array-API library.
+    rank : int, optional
+        Number k of columns and of rows, 1 <= k <= min(m, n).
+    tol : float, optional
+        Relative Frobenius target used to choose k: the column ID's rank at ``tol`` for
+        ``select="id"``, the randomized SVD's for ``"leverage"`` (not available for
+        ``"uniform"``). The CUR error itself is reported, not guaranteed (it is usually a
+        small factor above the ID's). Exactly one of ``rank`` and ``tol``.
+    select : {"id", "leverage", "uniform"}, default="id"
+        ``"id"``: J from the column ID of A, I from the row ID of C (pivoted QR of Cᵀ).
+        ``"leverage"``: J and I sampled without replacement with probability ∝ the leverage
+        scores ‖V_k[j, :]‖², ‖U_k[i, :]‖² of a rank-k randomized SVD. ``"uniform"``: uniformly.
+    core : {"pinv", "optimal"}, default="pinv"
+        ``"pinv"``: U = A[I, J]⁺ (needs only the k × k intersection). ``"optimal"``:
+        U = C⁺AR⁺ = argmin_U ‖A − CUR‖_F (one more product with A).
+    rng : None, int or Generator
+        Used by the randomized ID and the sampling.
+
+    Returns
+    -------
+    CURResult
+        ``col_idx``, ``row_idx``, ``C``, ``U``, ``R`` and ``report`` (:class:`~rankwise.factors.ApproxReport`
+        with the exact ‖A − CUR‖_F; ``options`` records the counts and the choices).
+
+    Notes
+    -----
+    If rank(A[I, J]) = rank(A) then CA[I, J]⁺R = A exactly, so an exactly rank-k matrix is
+    recovered by either core once the intersection is nonsingular. For fixed C and R the
+    optimal core gives ‖A − CUR‖_F = ‖A − P_C A P_R‖_F, where P_C, P_R are the orthogonal projectors
+    onto range(C) and the row space of R.
+
+    References
+    ----------
+    .. [1] Mahoney & Drineas (2009), "CUR matrix decompositions for improved data analysis", PNAS.
+    .. [2] Voronin & Martinsson (2017), "Efficient algorithms for CUR and interpolative matrix
+       decompositions", arXiv:1412.8447.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankwise.random import low_rank_matrix
+    >>> A, _ = low_rank_matrix(60, 40, [3.0, 2.0, 1.0], rng=0)   # exactly rank 3
+    >>> res = cur(A, 3, rng=0)
+    >>> res.C.shape, res.U.shape, res.R.shape, bool(np.allclose(res.reconstruct(), A))
+    ((60, 3), (3, 3), (3, 40), True)
+    """
+    func = "cur"
+    t0 = time.perf_counter()
+    op = as_operator(A, func=func)
+    if op.kind not in ("dense", "sparse"):
+        _checks._fail(func, f"'A' must be a dense array or a scipy.sparse matrix (CUR reads its rows and "
+                            f"columns); got {op.kind} input", _checks.InputTypeError)
+    which = _checks.exactly_one(func, rank=rank, tol=tol)
+    sel = _checks.choice(select, SELECTS, func=func, name="select")
+    how = _checks.choice(core, CORES, func=func, name="core")
+    k = _checks.rank(rank, op.shape, func=func) if which == "rank" else None
+    t = _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True) if k is None else None
+    if sel == "uniform" and t is not None:
+        _checks._fail(func, "select 'uniform' needs 'rank' (uniform sampling cannot be aimed at a tolerance); "
+                            f"got tol={t:g}")
+    total = fro_sq_checked(op, func=func)
+    gen = as_generator(rng, func=func)
+    J, I, extra = _select(A, op, k, t, sel, gen, total)
+    C, R = _take(A, J, 1, func), _take(A, I, 0, func)
+    U = _core(A, op, C, R, I, how)
+    m, n = op.shape
+    kk = int(J.size)
+    err = _residual_fro(A, op, C, U @ R)
+    rep = ApproxReport(method="cur", shape=(m, n), rank=kk, fro_error=err, norm_fro=math.sqrt(total or 0.0),
+                       storage_before=m * n, storage_after=kk * (m + n + kk) + 2 * kk,
+                       seconds=time.perf_counter() - t0, exact=True,
+                       options={"columns": kk, "rows": int(I.size), "select": sel, "core": how, **extra})
+    return CURResult(J, I, C, U, R, rep)
