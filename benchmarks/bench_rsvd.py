@@ -198,7 +198,7 @@ def _memory_table(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "big.npy")
         # written in row blocks so that the benchmark itself never holds the whole matrix
-        A, S = low_rank_matrix(2000, n, decay("exp", n, rate=0.9), rng=0)
+        A, S = low_rank_matrix(2000, n, decay("exp", min(2000, n), rate=0.9), rng=0)
         mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(m, n))
         for i in range(0, m, 2000):
             mm[i:i + 2000] = A[: min(2000, m - i)]
@@ -220,7 +220,7 @@ def _memory_table(quick: bool) -> None:
 _SPARSE_SCRIPT = r"""
 import json, sys, time, numpy as np, scipy.sparse
 m, n, density, sketch = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-M = scipy.sparse.random(m, n, density=density, random_state=0, format="csr")
+M = scipy.sparse.random(m, n, density=density, rng=np.random.default_rng(0), format="csr")
 def run():
     if sketch == "svds":
         from scipy.sparse.linalg import svds

@@ -52,7 +52,7 @@ def test_orthonormalize_deflates_instead_of_amplifying_rounding() -> None:
     np.testing.assert_allclose(W.T @ Q, 0, atol=1e-13)
     np.testing.assert_allclose(Q.T @ Q, np.eye(2), atol=1e-13)
     Y = g.standard_normal((50, 6)) @ np.diag([1, 1e-3, 1e-6, 1e-9, 1e-12, 0.0])
-    Q, R = orthonormalize(Y)
+    Q, R = orthonormalize(Y, want_r=True)
     np.testing.assert_allclose(Q @ R, Y, atol=1e-12)
     np.testing.assert_allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-12)
     assert Q.shape[1] == 5

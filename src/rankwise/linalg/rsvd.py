@@ -15,6 +15,7 @@ from ..random import RNGLike, as_generator
 from ._operator import Operator, as_operator, fro_sq_checked
 from .sketch import (
     NORMALIZERS,
+    _svqb,
     SKETCHES,
     H,
     _dense_result,
@@ -59,13 +60,29 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) ->
     lam, V = xp.linalg.eigh(H(Om64) @ Om64)
     T = V / xp.astype(xp.sqrt(lam), wd)[None, :]
     Zraw = None
-    if op.streamed:
-        Y, Zraw = op.fused(Omega)
-    else:
-        Y = _dense_result(op.matmat(Omega))
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite A is reported by _check_sketch
+        if op.streamed:
+            Y, Zraw = op.fused(Omega)
+        else:
+            Y = _dense_result(op.matmat(Omega))
     W0 = Om64 @ T
-    Y0 = cast(Y, wd) @ T
+    with np.errstate(invalid="ignore", over="ignore"):
+        Y0 = cast(Y, wd) @ T
     return W0, Y0, Zraw
+
+
+def _check_sketch(op: Operator, Y: Array) -> None:
+    """A Gaussian sketch AΩ is finite exactly when A is (a NaN or ±Inf entry spreads into its row).
+
+    This replaces a separate pass over A when ‖A‖_F is not needed; the usual message,
+    with the counts, comes from the full check, made only once something is wrong.
+    """
+    xp = _array.namespace(Y)
+    if bool(_array.to_float(xp.all(xp.isfinite(Y)))):
+        return
+    if op.kind == "dense":
+        _checks.finite(op.like, func="rsvd", name="A")
+    _checks._fail("rsvd", f"the products of 'A' ({op.kind}) must be finite; A @ Ω returned non-finite values")
 
 
 def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator) -> _Basis:
@@ -77,6 +94,7 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
     """
     xp = op.xp
     W0, Y0, Zraw = _first_block(op, l, sketch, gen)
+    _check_sketch(op, Y0)
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
     passes = 2 if Zraw is not None else 1  # products with A or Aᴴ
@@ -189,15 +207,18 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
             if k <= lam.shape[0] and _array.to_float(lam[k - 1]) > 1e-10 * lam1 > 0:
                 s = xp.sqrt(lam[:k])
                 Uk = (Y @ V[:, :k]) / xp.astype(s, Y.dtype)[None, :]
-                Qu, Ru = orthonormalize(Uk)  # one cheap re-orthonormalisation of the m × k block
+                Vhk = H(W @ V[:, :k])
+                if _array.to_float(lam[k - 1]) > 1e-6 * lam1:  # Uk orthonormal to ε·λ1/λk < 1e-10
+                    return Uk, s, Vhk
+                Qu, Ru = _svqb(Uk, 0.0)  # one SVQB step restores what the Gram route lost
                 if Qu.shape[1] == k:
                     Ur, s2, Vrh = xp.linalg.svd(Ru * xp.astype(s, Y.dtype)[None, :], full_matrices=False)
-                    return Qu @ Ur, s2, Vrh @ H(V[:, :k]) @ H(W)
-        Q, R = orthonormalize(Y)
+                    return Qu @ Ur, s2, Vrh @ Vhk
+        Q, R = orthonormalize(Y, want_r=True)
         Ur, s, Vrh = xp.linalg.svd(R, full_matrices=False)
         return Q @ Ur, s, Vrh @ H(W)
     # Â = Q B with B (r × n) wide: B = (Bᴴ)ᴴ = (P T)ᴴ, T small
-    P, T = orthonormalize(H(basis.middle))
+    P, T = orthonormalize(H(basis.middle), want_r=True)
     Ut, s, Vth = xp.linalg.svd(H(T), full_matrices=False)
     return basis.left @ Ut, s, Vth @ H(P)
 
@@ -344,7 +365,9 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     op = as_operator(A, func=func)
     opts = _validate(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size)
     gen = as_generator(rng, func=func)
-    total = fro_sq_checked(op, func=func) if not op.streamed else None
+    krylov = "rank" in opts and opts["method"] in ("auto", "krylov")
+    need_norm = report or not krylov  # Krylov at a rank without a report needs no ‖A‖_F: NaN/Inf show in AΩ
+    total = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
     sk = resolve_sketch(op, opts["sketch"])
     m, n = op.shape
     if "rank" in opts:
@@ -365,7 +388,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         basis = _randqb(op, opts["tol"], total, b, q, opts["oversample"], sk, gen)
     U, s, Vh = _svd_of_basis(basis, opts.get("rank"))
     s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
-    if total is None and op.streamed:
+    if total is None and op.streamed and need_norm:
         total = op.fro_sq()
     if "rank" not in opts:
         eps = float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)

@@ -118,7 +118,7 @@ def _svqb(Z: Array, floor_sq: float) -> tuple[Array, Array]:
     return Q, R
 
 
-def orthonormalize(Z: Array, *, against: Array | None = None) -> tuple[Array, Array]:
+def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = False) -> tuple[Array, Array]:
     """Orthonormal basis of range(Z) (optionally orthogonal to ``against``), with rank deflation.
 
     Parameters
@@ -126,6 +126,8 @@ def orthonormalize(Z: Array, *, against: Array | None = None) -> tuple[Array, Ar
     Z : array of shape (n, l)
     against : array of shape (n, L), optional
         Orthonormal columns to project out first (block classical Gram–Schmidt, twice).
+    want_r : bool, default=False
+        Compute R = Qᴴ Z (otherwise an empty array is returned, saving one product).
 
     Returns
     -------
@@ -165,7 +167,7 @@ def orthonormalize(Z: Array, *, against: Array | None = None) -> tuple[Array, Ar
         if _array.to_float(xp.sum(xp.abs(cur) ** 2)) <= 100 * floor_sq:
             break
     Qall = xp.concat(found, axis=1) if found else Z[:, :0]
-    return Qall, H(Qall) @ Z
+    return Qall, (H(Qall) @ Z if want_r else Z[:0, :])
 
 
 # --------------------------------------------------------------------------- range finder
