@@ -15,10 +15,10 @@ from ..random import RNGLike, as_generator
 from ._operator import Operator, as_operator, fro_sq_checked
 from .sketch import (
     NORMALIZERS,
-    _svqb,
     SKETCHES,
     H,
     _dense_result,
+    _svqb,
     cast,
     estimate_error,
     orthonormalize,
@@ -310,7 +310,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     method : {"auto", "krylov", "subspace"}, default="auto"
         Fixed-rank scheme: block Krylov on the row space (``"auto"``), or HMT subspace iteration.
     sketch : {"auto", "gaussian", "sparse-sign"}, default="auto"
-        ``"auto"``: sparse sign for scipy.sparse input, Gaussian otherwise.
+        ``"auto"``: Gaussian (sparse sign measured slower on sparse input; kept as an option).
     normalizer : {"auto", "svqb", "qr", "lu", "none"}, default="auto"
         Re-normalisation between subspace-iteration passes (``method="subspace"``; Krylov
         blocks are always orthonormalised, with SVQB).
