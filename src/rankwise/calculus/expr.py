@@ -17,6 +17,7 @@ compare equal as trees.
 
 from __future__ import annotations
 
+import abc
 import math
 import numbers
 from dataclasses import dataclass
@@ -43,14 +44,15 @@ class ExpressionError(InputError):
     """An expression that is not well formed (kinds that do not conform, a bad name or exponent)."""
 
 
-class Expr:
+class Expr(abc.ABC):
     """Base class of expression nodes (frozen dataclasses); see the module for the operators."""
 
     __slots__ = ()
 
     @property
+    @abc.abstractmethod
     def kind(self) -> Kind:
-        raise NotImplementedError
+        """The shape class of the node: scalar, vector, row vector or matrix."""
 
     def children(self) -> tuple[Expr, ...]:
         return ()
