@@ -186,7 +186,7 @@ def quality_table(ratios: tuple[float, ...]) -> str:
 
 
 _PROBE = """
-import resource, sys
+import sys
 import torch, rankwise.nn, rankwise.cli
 with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark: imports are not the job's memory
     fh.write("5")
@@ -195,7 +195,9 @@ try:
     rankwise.cli.app(sys.argv[1:])
 except SystemExit as e:
     assert not e.code, e.code
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss, file=sys.stderr)
+# VmHWM (reset above), not ru_maxrss: the latter keeps the parent's high-water mark across fork + exec
+hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
+print("PEAK", hwm - rss, file=sys.stderr)
 """
 
 
