@@ -60,8 +60,23 @@ def _max_row_norm2(X: Array) -> float:
     return _array.to_float(xp.max(xp.sum(X * X, axis=1)))
 
 
+class _DataProblem:
+    """``n_samples`` and ``n_features`` of a problem built on data ``X`` of shape (N, d)."""
+
+    __slots__ = ()
+    X: Array
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class LinearRegression:
+class LinearRegression(_DataProblem):
     """Least squares L(w) = (1/N)‖Xw − y‖².
 
     Parameters
@@ -91,14 +106,6 @@ class LinearRegression:
         X, y = _data(self.X, self.y, "LinearRegression")
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
 
     def _check(self, w: Any, func: str) -> Array:
         return _vector(w, self.n_features, self.X, f"LinearRegression.{func}")
@@ -165,7 +172,7 @@ def _ls_grad(X: Array, y: Array, w: Array) -> Array:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class LogisticRegression:
+class LogisticRegression(_DataProblem):
     """L2-regularised logistic regression with labels in {0, 1}.
 
     .. math::
@@ -200,14 +207,6 @@ class LogisticRegression:
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "l2", _checks.real(self.l2, func=func, name="l2", lo=0.0))
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
 
     def _check(self, w: Any, func: str) -> Array:
         return _vector(w, self.n_features, self.X, f"LogisticRegression.{func}")
