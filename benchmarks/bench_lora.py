@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,17 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import THREADS
+from benchmarks.harness import THREADS, run_json, thread_env
 
 TOOLS = ("rankwise", "torch.linalg.svd (full)")
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(THREADS)
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
+    return thread_env(HF_HUB_OFFLINE="1")
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -138,12 +133,8 @@ def _worker(tool: str, base: str, tuned: str, rank: int, targets: str, repeats: 
 
 def _run(tool: str, case: tuple[Path, Path, str], rank: int, repeats: int) -> dict[str, Any]:
     base, tuned, targets = case
-    cmd = [sys.executable, "-m", "benchmarks.bench_lora", "--worker", tool, str(base), str(tuned), str(rank),
-           targets, str(repeats)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=False)
-    if res.returncode != 0:
-        return {"failed": (res.stderr.strip().splitlines() or ["no output"])[-1][:120]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_json(["-m", "benchmarks.bench_lora", "--worker", tool, str(base), str(tuned), str(rank), targets,
+                     str(repeats)], env=_env())
 
 
 def extraction_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import THREADS
+from benchmarks.harness import THREADS, run_json
 
 OPTIMISERS = ("adam", "sgd")
 TOOLS = ("rankwise (numpy)", "rankwise (torch tensors)", "torch.optim (foreach)")
@@ -92,14 +91,7 @@ def _worker(tool: str, opt: str, n: int, steps: int, repeats: int) -> None:
 
 
 def _run(tool: str, opt: str, n: int, steps: int, repeats: int) -> dict[str, Any]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(THREADS)
-    cmd = [sys.executable, "-m", "benchmarks.bench_optim", "--worker", tool, opt, str(n), str(steps), str(repeats)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if res.returncode != 0:
-        return {"failed": (res.stderr.strip().splitlines() or ["no output"])[-1][:120]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_json(["-m", "benchmarks.bench_optim", "--worker", tool, opt, str(n), str(steps), str(repeats)])
 
 
 def table(opt: str, n: int, rows: list[tuple[str, dict[str, Any]]]) -> str:

@@ -9,9 +9,7 @@ of the out-of-core path on a ``.npy`` file.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Case, run_module, svd_error
+from benchmarks.harness import Case, optimal_rank, run_json, run_module, svd_error
 
 P = 10  # oversampling used by every randomized tool
 
@@ -153,23 +151,19 @@ def _tolerance_table(quick: bool) -> None:
 
     m, n = (800, 600) if quick else (4000, 3000)
     A, S = low_rank_matrix(m, n, decay("exp", n, rate=0.9), rng=0)
-    tail = np.sqrt(np.cumsum((S**2)[::-1])[::-1])
     print(f"**Tolerance mode** ({m}×{n} float64, σ=0.9^i; relative Frobenius tolerance)\n")
     print("| tol | tool | median time | rank (optimal) | error / tol | speed ratio |\n|---|---|---:|---:|---:|---:|")
-    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "A.npy")
         np.save(path, A)
         for tol in (1e-2, 1e-4, 1e-6):
-            k_opt = int(np.flatnonzero(np.append(tail[1:], 0) <= tol * tail[0])[0]) + 1
+            k_opt = optimal_rank(S, tol)
             ref = None
             for tool in ("rankwise", "scipy interpolative (eps=tol, rand)"):
-                res = subprocess.run([sys.executable, "-c", _TOL_SCRIPT, path, str(tol), tool.split()[0]],
-                                     capture_output=True, text=True, env=env, check=False)
-                if res.returncode:
-                    print(f"| {tol:g} | {tool} | — | — | — | failed |")
+                r = run_json(["-c", _TOL_SCRIPT, path, str(tol), tool.split()[0]])
+                if "failed" in r:
+                    print(f"| {tol:g} | {tool} | — | — | — | failed: {r['failed']} |")
                     continue
-                r = json.loads(res.stdout.strip().splitlines()[-1])
                 ref = ref or r["seconds"]
                 print(f"| {tol:g} | {tool} | {r['seconds']:.3f} s | {r['rank']} ({k_opt}) | "
                       f"{r['rel_error'] / tol:.3f} | {r['seconds'] / ref:.2f}× |")
@@ -205,14 +199,11 @@ def _memory_table(quick: bool) -> None:
         mm.flush()
         del mm, A
         size_mb = os.path.getsize(path) / 2**20
-        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
-        res = subprocess.run([sys.executable, "-c", _MEM_SCRIPT, path], capture_output=True, text=True, env=env,
-                             check=False)
-        r = json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else None
+        r = run_json(["-c", _MEM_SCRIPT, path])
     print(f"**Out of core** (rsvd on NpyMatrix, {m}×{n} float64 file of {size_mb:.0f} MiB, k = 50)\n")
     print("| file size | peak resident memory | file reads | time |\n|---:|---:|---:|---:|")
-    if r is None:
-        print(f"| {size_mb:.0f} MiB | failed | | |\n")
+    if "failed" in r:
+        print(f"| {size_mb:.0f} MiB | failed: {r['failed']} | | |\n")
     else:
         print(f"| {size_mb:.0f} MiB | {r['peak_mb']:.0f} MiB | {r['reads']} | {r['seconds']:.2f} s |\n")
 
@@ -241,17 +232,13 @@ def _sparse_table(quick: bool) -> None:
     print(f"**Sparse input** (scipy CSR {m}×{n}, density {density}, k = 20; energy kept Σ s_i², "
           "larger is better)\n")
     print("| tool | median time | energy kept / svds | speed ratio |\n|---|---:|---:|---:|")
-    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
-    rows = {}
-    for tool in ("gaussian", "sparse-sign", "svds"):
-        res = subprocess.run([sys.executable, "-c", _SPARSE_SCRIPT, str(m), str(n), str(density), tool],
-                             capture_output=True, text=True, env=env, check=False)
-        rows[tool] = json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else None
+    rows = {tool: run_json(["-c", _SPARSE_SCRIPT, str(m), str(n), str(density), tool])
+            for tool in ("gaussian", "sparse-sign", "svds")}
     ref = rows["gaussian"]
     for tool, r in rows.items():
         name = {"sparse-sign": "rankwise (sparse sign sketch)", "gaussian": "rankwise (Gaussian sketch, auto)",
                 "svds": "scipy svds (ARPACK)"}[tool]
-        if r is None or ref is None or rows["svds"] is None:
+        if any("failed" in x for x in (r, ref, rows["svds"])):
             print(f"| {name} | — | — | failed |")
         else:
             print(f"| {name} | {r['seconds']:.3f} s | {r['kept'] / rows['svds']['kept']:.4f} | "

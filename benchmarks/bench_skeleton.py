@@ -12,9 +12,7 @@ Three tables, every tool in its own process with ``THREADS`` BLAS threads (the h
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import harness
-from benchmarks.harness import Case, run_module
+from benchmarks.harness import Case, optimal_rank, run_json, run_module
 
 
 def _rankwise(A: np.ndarray, case: Case) -> Any:
@@ -75,11 +73,6 @@ def cases(quick: bool) -> list[Case]:
 THREADS = harness.THREADS  # BLAS threads of every process (the harness's setting)
 
 
-def _env() -> dict[str, str]:
-    t = str(THREADS)
-    return dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, MKL_NUM_THREADS=t)
-
-
 # --------------------------------------------------------------------------- tolerance
 
 _TOL_SCRIPT = r"""
@@ -118,17 +111,14 @@ def _tolerance_table(quick: bool, repeats: int) -> None:
             A, S = low_rank_matrix(m, n, decay(kind, n, rate=0.9), rng=0)  # type: ignore[arg-type]
             path = os.path.join(tmp, "A.npy")
             np.save(path, A)
-            tail = np.sqrt(np.cumsum((S**2)[::-1])[::-1])
             for tol in tols:
-                k_opt = int(np.flatnonzero(np.append(tail[1:], 0) <= tol * tail[0])[0]) + 1
+                k_opt = optimal_rank(S, tol)
                 ref = None
                 for name, tool in _TOL_TOOLS.items():
-                    res = subprocess.run([sys.executable, "-c", _TOL_SCRIPT, path, str(tol), tool, str(repeats)],
-                                         capture_output=True, text=True, env=_env(), check=False)
-                    if res.returncode:
-                        print(f"| {kind} | {tol:g} | {name} | — | — | — | failed |")
+                    r = run_json(["-c", _TOL_SCRIPT, path, str(tol), tool, str(repeats)])
+                    if "failed" in r:
+                        print(f"| {kind} | {tol:g} | {name} | — | — | — | failed: {r['failed']} |")
                         continue
-                    r = json.loads(res.stdout.strip().splitlines()[-1])
                     ref = ref or r["seconds"]
                     print(f"| {kind} | {tol:g} | {name} | {r['seconds']:.3f} s | {r['rank']} ({k_opt}) | "
                           f"{r['rel_error']:.3e} | {r['seconds'] / ref:.2f}× |")
@@ -165,16 +155,14 @@ print(json.dumps({"exact": t_exact, "rows": rows}))
 
 def _cr_table(quick: bool, repeats: int) -> None:
     m, n, p = (500, 2000, 400) if quick else (2000, 8000, 2000)
-    res = subprocess.run([sys.executable, "-c", _CR_SCRIPT, str(m), str(n), str(p), str(repeats)],
-                         capture_output=True, text=True, env=_env(), check=False)
+    out = run_json(["-c", _CR_SCRIPT, str(m), str(n), str(p), str(repeats)])
     print(f"**CR product** (A {m}×{n} · B {n}×{p}, log-normal column scales; relative Frobenius error, mean of "
           "5 draws; expected = closed form, RMS)\n")
     print("| samples c | method | median time | exact product | rel. error | expected | speed-up |\n"
           "|---:|---|---:|---:|---:|---:|---:|")
-    if res.returncode:
-        print(f"| — | failed: {(res.stderr.strip().splitlines() or ['?'])[-1][:80]} | | | | | |\n")
+    if "failed" in out:
+        print(f"| — | failed: {out['failed']} | | | | | |\n")
         return
-    out = json.loads(res.stdout.strip().splitlines()[-1])
     for r in out["rows"]:
         print(f"| {r['c']} | {r['method']} | {r['seconds']:.4f} s | {out['exact']:.4f} s | {r['rel_error']:.3e} | "
               f"{r['expected']:.3e} | {out['exact'] / r['seconds']:.1f}× |")

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from rankwise import select_rank as rankwise_select_rank
+
 THREADS = 2
 
 
@@ -105,19 +107,34 @@ def _worker(module: str, tool: str, case_json: str, matrix: str, repeats: int, t
     print(json.dumps({"seconds": statistics.median(times), "error": err}))
 
 
+def thread_env(threads: int = THREADS, **extra: str) -> dict[str, str]:
+    """The environment with every BLAS/OpenMP pool capped at ``threads`` (plus ``extra`` variables)."""
+    t = str(threads)
+    return dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, MKL_NUM_THREADS=t, **extra)
+
+
+def run_json(args: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python ARGS`` in a fresh process; its last stdout line is JSON.
+
+    Returns that object, or ``{"failed": reason}`` (the last line of stderr) when the process fails.
+    """
+    res = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                         env=thread_env() if env is None else env, check=False)
+    if res.returncode != 0:
+        return {"failed": (res.stderr.strip().splitlines() or ["no output"])[-1][:120]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def optimal_rank(S: np.ndarray, tol: float) -> int:
+    """Smallest k with (Σ_{i>k} σ_i²)^{1/2} <= tol·‖A‖_F for the complete spectrum ``S``."""
+    return int(rankwise_select_rank(S, tol=tol) or len(S))
+
+
 def run_tool(module: str, tool: str, case: Case, matrix: Path, repeats: int, threads: int) -> dict[str, Any]:
     """Run one tool in a fresh process; returns {"seconds", "error"} or {"failed": reason}."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
     payload = json.dumps({**case.__dict__, "shape": list(case.shape)})
-    cmd = [sys.executable, "-m", "benchmarks.harness", "--worker", module, tool, payload, str(matrix),
-           str(repeats), str(threads)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if res.returncode != 0:
-        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"failed": last[:120]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_json(["-m", "benchmarks.harness", "--worker", module, tool, payload, str(matrix), str(repeats),
+                     str(threads)], env=thread_env(threads))
 
 
 def table(case: Case, rows: Sequence[Row], reference: str = "rankwise") -> str:

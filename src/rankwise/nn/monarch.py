@@ -10,7 +10,7 @@ from torch import nn
 
 from .._checks import integer
 from ..random import as_generator
-from ..structured.monarch import Monarch, _rank, _resolve_blocks, _rows, monarch_project
+from ..structured.monarch import Monarch, _rank, _resolve_blocks, _rows, factor_blocks, factor_rank, monarch_project
 
 __all__ = ["MonarchLinear"]
 
@@ -96,11 +96,11 @@ class MonarchLinear(nn.Module):
 
     @property
     def blocks(self) -> tuple[int, int]:
-        return int(self.R.shape[0]), int(self.L.shape[0])
+        return factor_blocks(self.L, self.R)
 
     @property
     def rank(self) -> int:
-        return int(self.R.shape[1] // self.L.shape[0])
+        return factor_rank(self.L, self.R)
 
     def monarch(self) -> Monarch:
         """The current weight as a :class:`~rankwise.structured.Monarch` (sharing the parameters' storage)."""

@@ -59,6 +59,16 @@ def _resolve_blocks(blocks: Any, shape: tuple[int, int], func: str) -> tuple[int
     return k, q
 
 
+def factor_blocks(L: Array, R: Array) -> tuple[int, int]:
+    """(k, q): the numbers of diagonal blocks of R (k) and of L (q), read off the factor shapes."""
+    return int(R.shape[0]), int(L.shape[0])
+
+
+def factor_rank(L: Array, R: Array) -> int:
+    """The block rank r: R has shape (k, q·r, p) and L has q blocks."""
+    return int(R.shape[1] // L.shape[0])
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Monarch:
     """A Monarch matrix ``M = P₂ L P₁ R`` stored as its two stacks of blocks (SPEC §1.6).
@@ -129,11 +139,11 @@ class Monarch:
 
     @property
     def blocks(self) -> tuple[int, int]:
-        return int(self.R.shape[0]), int(self.L.shape[0])
+        return factor_blocks(self.L, self.R)
 
     @property
     def rank(self) -> int:
-        return int(self.R.shape[1] // self.L.shape[0])
+        return factor_rank(self.L, self.R)
 
     @property
     def n_params(self) -> int:
