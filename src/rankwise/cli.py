@@ -23,7 +23,7 @@ from rich.table import Table
 
 from . import __version__, _checks
 from .approx import METHODS, Approximation, approximate, with_reference
-from .io import FORMATS, SAVE_FORMATS, NamedMatrix, check_output, load_matrices, save_arrays
+from .io import FORMATS, SAVE_FORMATS, NamedMatrix, check_output, load_matrices, open_dask, save_arrays
 from .linalg import NpyMatrix, StreamingSVD
 
 app = typer.Typer(
@@ -104,12 +104,63 @@ def _out_of_core(path: Path, method: str) -> bool:
             and path.stat().st_size > OUT_OF_CORE_BYTES)
 
 
+DASK_BYTES = 2**30  # --engine auto: a .npy INPUT larger than this goes to Dask (when installed)
+DASK_METHODS = ("rsvd", "auto", "id", "cur")
+ENGINES = ("auto", "local", "dask")
+
+
+def _use_dask(input: Path | None, engine: str, method: str) -> bool:
+    """Whether ``approx`` runs on Dask: asked for, a Zarr directory, or a large .npy with a randomized method."""
+    if engine not in ENGINES:
+        raise ValueError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    zarr_dir = input is not None and input.is_dir()
+    if engine == "local":
+        if zarr_dir:
+            raise ValueError(f"{input}: a Zarr directory is read through Dask; use --engine dask or auto")
+        return False
+    if engine == "dask" or zarr_dir:
+        if input is None:
+            raise ValueError("--engine dask needs an INPUT (.npy file or Zarr directory)")
+        if method not in DASK_METHODS:
+            raise ValueError(f"--engine dask runs --method {', '.join(DASK_METHODS)}; got {method!r} "
+                             "(an exact SVD needs the matrix in memory)")
+        return True
+    if input is None or input.suffix.lower() != ".npy" or method not in DASK_METHODS or not input.is_file():
+        return False
+    import importlib.util
+
+    return input.stat().st_size > DASK_BYTES and importlib.util.find_spec("dask") is not None
+
+
+@contextmanager
+def _dask_session(scheduler: str | None) -> Iterator[None]:
+    """A client of the running scheduler at ``scheduler``, or Dask's threads with a progress bar."""
+    try:
+        import dask  # noqa: F401
+    except ImportError:
+        raise ValueError("--engine dask needs Dask: pip install 'rankwise[dask]'") from None
+    if scheduler is not None:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=5)
+        except OSError as exc:
+            raise ValueError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc})") from None
+        with client:
+            yield
+        return
+    with _DaskProgress():
+        yield
+
+
 def _progress_bar(label: str) -> Callable[[int, int], None]:
     """A per-block callback drawing a rich progress bar on stderr (one bar per pass)."""
     from rich.progress import Progress
 
     state: dict[str, Any] = {}
     console = Console(stderr=True)
+    if not console.is_terminal:  # logs and pipes get no bar (rich would leave blank lines)
+        return lambda done, total: None
 
     def update(done: int, total: int) -> None:
         if "bar" not in state or done <= state["last"]:
@@ -127,23 +178,41 @@ def _progress_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
+def _DaskProgress() -> Any:
+    """A Dask callback (local schedulers) drawing one rich progress bar per computation on stderr."""
+    from dask.callbacks import Callback
+
+    draw = _progress_bar("dask")
+
+    class Bar(Callback):
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            done = len(state["finished"])
+            draw(done, done + sum(len(state[k]) for k in ("ready", "waiting", "running")))
+
+    return Bar()
+
+
 def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: float | None, passes: int,
-              seed: int, output: Path | None, as_json: bool) -> None:
-    """``--passes 1``: the single-pass streaming sketch over a .npy file, read once in row blocks."""
+              seed: int, output: Path | None, as_json: bool, dask_chunks: int | None) -> None:
+    """``--passes 1``: the single-pass streaming sketch over a .npy file (or Zarr), read once in row blocks."""
     if passes != 1:
         raise ValueError(f"--passes must be 1 (the single-pass sketch); got {passes}")
-    if input is None or input.suffix.lower() != ".npy":
-        raise ValueError("--passes 1 needs a .npy INPUT (read once, in row blocks)")
+    if input is None or (input.suffix.lower() != ".npy" and dask_chunks is None):
+        raise ValueError("--passes 1 needs a .npy INPUT (read once, in row blocks), or a Zarr one with Dask")
     if rank is None or tol is not None or energy is not None:
         raise ValueError("--passes 1 needs --rank (a tolerance cannot be checked in one pass)")
     if output is not None:
         check_output(output, suffixes=SAVE_FORMATS, protect=[input])
     t0 = time.perf_counter()
-    mat = NpyMatrix(input, progress=_progress_bar(f"streaming {input.name}"))
+    mat: Any = open_dask(input, chunks=dask_chunks) if dask_chunks is not None else NpyMatrix(
+        input, progress=_progress_bar(f"streaming {input.name}"))
     sk = StreamingSVD(mat.shape, _checks.rank(rank, mat.shape, func="approx"),
                       dtype=np.result_type(mat.dtype, np.float32), rng=seed)
-    for i0, block in mat.blocks():
-        sk.update(block, rows=slice(i0, i0 + block.shape[0]))
+    if dask_chunks is not None:
+        sk.update(mat, rows=slice(0, mat.shape[0]))
+    else:
+        for i0, block in mat.blocks():
+            sk.update(block, rows=slice(i0, i0 + block.shape[0]))
     ap = Approximation(sk.result(), sk.report(time.perf_counter() - t0))
     rows = [(NamedMatrix(input.stem, mat), ap)]
     if output is not None:
@@ -152,7 +221,7 @@ def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: f
 
 
 def _densify(A: Any) -> Any:
-    if hasattr(A, "blocks"):
+    if hasattr(A, "blocks"):  # NpyMatrix and dask arrays stay where they are
         return A
     if hasattr(A, "toarray"):
         return A.toarray()
@@ -238,6 +307,13 @@ def approx(
     passes: Annotated[int | None, typer.Option(
         "--passes", help="1: read a .npy INPUT once, in row blocks, through the single-pass streaming sketch "
                          "(needs --rank; the error is then estimated).")] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="local, dask, or auto: Dask for a Zarr INPUT and for a .npy INPUT over 1 GiB "
+                         f"with --method {'/'.join(DASK_METHODS)} (when Dask is installed).")] = "auto",
+    chunks: Annotated[int, typer.Option("--chunks", help="Rows per Dask chunk.")] = 4096,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Address of a running Dask scheduler (tcp://host:port); implies --engine dask. "
+                            "Default: Dask's threads in this process.")] = None,
 ) -> None:
     """Approximate a matrix by a low-rank one and report the error against the optimum.
 
@@ -248,8 +324,21 @@ def approx(
     """
     if key is not None and all_2d:
         raise ValueError("give at most one of --key and --all")
+    on_dask = _use_dask(input, "dask" if scheduler is not None else engine, "rsvd" if passes else method)
+    if on_dask:
+        _checks.integer(chunks, func="approx", name="--chunks", lo=1)
+        with _dask_session(scheduler):
+            _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, chunks)
+        return
+    _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, None)
+
+
+def _approx(input: Path | None, rank: int | None, tol: float | None, energy: float | None, method: str,
+            output: Path | None, plot: Path | None, seed: int, key: str | None, all_2d: bool, as_json: bool,
+            passes: int | None, dask_chunks: int | None) -> None:
+    """Body of ``approx`` (``dask_chunks``: read INPUT through Dask in chunks of this many rows)."""
     if passes is not None:
-        _streamed(input, rank, tol, energy, passes, seed, output, as_json)
+        _streamed(input, rank, tol, energy, passes, seed, output, as_json, dask_chunks)
         return
     if rank is None and tol is None and energy is None:
         tol = DEFAULT_TOL
@@ -261,6 +350,8 @@ def approx(
     reference: np.ndarray | None = None
     if input is None:
         matrices, reference = _default_matrix(seed)
+    elif dask_chunks is not None:
+        matrices = [NamedMatrix(input.stem, open_dask(input, chunks=dask_chunks, key=key))]
     elif _out_of_core(input, method):
         matrices = [NamedMatrix(input.stem, NpyMatrix(input, progress=_progress_bar(f"reading {input.name}")))]
     else:

@@ -19,7 +19,16 @@ import numpy as np
 
 from ._checks import InputError, InputTypeError
 
-__all__ = ["FORMATS", "SAVE_FORMATS", "NamedMatrix", "atomic_write", "check_output", "load_matrices", "save_arrays"]
+__all__ = [
+    "FORMATS",
+    "SAVE_FORMATS",
+    "NamedMatrix",
+    "atomic_write",
+    "check_output",
+    "load_matrices",
+    "open_dask",
+    "save_arrays",
+]
 
 FORMATS = (".npy", ".npz", ".csv", ".txt", ".mtx", ".safetensors")
 SAVE_FORMATS = (".npz", ".safetensors")
@@ -160,6 +169,82 @@ def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
         names = ", ".join(it.name for it in items)
         raise _fail(p, f"holds {len(items)} arrays ({names}); choose one with --key or use --all")
     return [NamedMatrix(it.name, _check_2d(p, it.name, it.array)) for it in items]
+
+
+class _NpyRows:
+    """A ``.npy`` file as an indexable array for ``dask.array.from_array``: only the path travels
+    to the workers, and each chunk is read from a memory map there (never pickled data)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.path, self.shape, self.dtype, self.ndim = path, shape, dtype, len(shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.array(np.load(self.path, mmap_mode="r", allow_pickle=False)[key])
+
+
+def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | None = None) -> Any:
+    """A ``.npy`` file or a Zarr array on disk as a row-chunked ``dask.array`` (nothing is read yet).
+
+    Parameters
+    ----------
+    path : path-like
+        A 2-D ``.npy`` file (read through memory maps, ``chunks`` rows at a time, in the
+        process that computes each chunk) or a Zarr array / group directory (``.zarr``).
+    chunks : int, default=4096
+        Rows per chunk; a chunk holds ``chunks · n`` numbers (each process that computes holds
+        one or two at a time). Zarr arrays are rechunked to whole rows of this many.
+    key : str, optional
+        The array inside a Zarr group.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, an array that is not 2-D or not numeric, ``chunks < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "a.npy"); np.save(f, np.arange(12.0).reshape(6, 2))
+    >>> D = open_dask(f, chunks=4)
+    >>> D.chunks, float(D.sum().compute())
+    (((4, 2), (2,)), 66.0)
+    """
+    import dask.array as da
+
+    p = Path(path)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise InputError(f"open_dask: 'chunks' must be an integer >= 1 (rows per chunk); got {chunks!r}")
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.suffix.lower() == ".npy" and p.is_file():
+        try:
+            mm = np.load(p, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise _fail(p, f"not a readable .npy file ({exc})") from None
+        shape, dtype, fortran = tuple(mm.shape), mm.dtype, not mm.flags.c_contiguous
+        del mm
+        if fortran:
+            raise _fail(p, "is Fortran-ordered; row chunks need a C-ordered file (save A.T instead)")
+        src: Any = _NpyRows(p, shape, dtype)
+    elif p.is_dir():
+        try:
+            import zarr
+
+            src = zarr.open(str(p), mode="r")
+            if key is not None:
+                src = src[key]
+        except (ValueError, OSError, KeyError) as exc:
+            raise _fail(p, f"not a readable Zarr array ({type(exc).__name__}: {exc})") from None
+        if not hasattr(src, "shape") or not hasattr(src, "dtype"):
+            raise _fail(p, "is a Zarr group; choose its array with --key")
+        shape, dtype = tuple(src.shape), np.dtype(src.dtype)
+    else:
+        raise InputError(f"{p}: unknown format {p.suffix!r}; expected a .npy file or a Zarr directory")
+    _check_2d(p, p.stem, src)
+    if dtype.kind not in "biufc":
+        raise _fail(p, f"must hold numbers; got dtype {dtype}")
+    return da.from_array(src, chunks=(min(int(chunks), max(1, shape[0])), -1), lock=False, asarray=True,
+                         name=f"rankwise-{p.name}-{os.stat(p).st_mtime_ns}-{int(chunks)}")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -1,8 +1,9 @@
 """One interface over the inputs the randomized methods accept.
 
 Dense arrays (NumPy, torch on any device, array-API libraries), ``scipy.sparse``
-matrices, ``scipy.sparse.linalg.LinearOperator`` (products only) and ``.npy`` files on
-disk (:class:`NpyMatrix`, read in row blocks with bounded memory) all become an
+matrices, ``scipy.sparse.linalg.LinearOperator`` (products only), ``.npy`` files on
+disk (:class:`NpyMatrix`, read in row blocks with bounded memory) and ``dask.array``
+arrays (products computed blockwise by Dask, on any scheduler) all become an
 :class:`Operator` with ``matmat`` (A @ X), ``rmatmat`` (Aᴴ @ Y), ``fused`` (both in one
 pass over the rows, for inputs that are expensive to read) and ``fro_sq`` (‖A‖_F² when
 it can be had). The factors come back in the namespace of ``like``: the input's own
@@ -29,6 +30,12 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20  # row blocks read from disk hold at most this 
 
 def _is_sparse(A: Any) -> bool:
     return "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(A)
+
+
+def is_dask(A: Any) -> bool:
+    """True for a ``dask.array.Array`` (without importing Dask when it is not loaded)."""
+    mod = sys.modules.get("dask.array")
+    return mod is not None and isinstance(A, mod.Array)
 
 
 def _is_linear_operator(A: Any) -> bool:
@@ -120,7 +127,8 @@ class Operator:
     fused: Callable[[Array], tuple[Array, Array]]
     fro_sq: Callable[[], float | None]
     kind: str
-    streamed: bool = False  # True when every product is a read of the data (disk)
+    streamed: bool = False  # True when every product is a read of the data (disk, Dask)
+    source: Any = None  # the wrapped input where it is not ``like`` (a Dask array)
 
     @property
     def xp(self) -> Any:
@@ -241,6 +249,118 @@ def _npy(A: NpyMatrix) -> Operator:
                     streamed=True)
 
 
+def _tree_sum(parts: list[Any]) -> Any:
+    """Pairwise sum of Dask delayed values: log2(len) levels, nothing gathered on the client."""
+    import dask
+
+    while len(parts) > 1:
+        parts = [dask.delayed(_add)(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, tuple):
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+    return a + b
+
+
+def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool) -> tuple[Any, ...]:
+    """One row chunk A_i: (A_i X, A_iᴴ A_i X or None, ‖A_i‖_F² or 0) from a single read (on a worker)."""
+    Y = block @ X
+    return Y, (_adjoint(block) @ Y if adjoint else None), (float(np.vdot(block, block).real) if fro else 0.0)
+
+
+def _adjoint(block: Any) -> Any:
+    return block.conj().T if np.iscomplexobj(block) else block.T  # .conj() would copy a real chunk
+
+
+def _rows_adjoint(block: Any, Y: np.ndarray) -> np.ndarray:
+    return np.asarray(_adjoint(block) @ Y)
+
+
+def _cols_product(block: Any, X: np.ndarray, fro: bool) -> tuple[np.ndarray, float]:
+    return np.asarray(block @ X), (float(np.vdot(block, block).real) if fro else 0.0)
+
+
+def _dask(A: Any) -> Operator:
+    """Products of a Dask array, one task per chunk, on whatever scheduler is active; results in NumPy.
+
+    Row-chunked input (one chunk across the columns; arrays chunked both ways are rechunked to
+    whole rows, lazily, per pass): ``fused(X)`` runs one task per row chunk A_i that reads it
+    once and returns A_i X and A_iᴴ(A_i X); the n × l parts are summed by a tree reduction on
+    the workers. The client sends X (n × l) and receives Y = A X (m × l, by rows) and Aᴴ Y
+    (n × l): (m + 2n)·l numbers per pass, whatever the number of workers or chunks. Input
+    chunked only by columns (A_j = A[:, J_j]) needs Y before any A_jᴴ Y, so ``fused`` reads it
+    twice. ‖A‖_F² is accumulated in float64 during the first pass.
+    """
+    import dask
+
+    delayed = dask.delayed
+    if A.dtype.kind not in "fc":
+        A = A.astype(np.float64)
+    elif A.dtype == np.float16:
+        A = A.astype(np.float32)
+    by_cols = A.numblocks[0] == 1 and A.numblocks[1] > 1
+    if not by_cols and A.numblocks[1] > 1:
+        A = A.rechunk({1: -1})
+    blocks = A.to_delayed()
+    blocks = list(blocks[0, :]) if by_cols else list(blocks[:, 0])
+    edges = np.cumsum((0, *(A.chunks[1] if by_cols else A.chunks[0])))
+    m, n = int(A.shape[0]), int(A.shape[1])
+    norm: dict[str, float] = {}
+
+    def keep(fro: float, want: bool) -> None:
+        if want:
+            norm["fro"] = float(fro)
+
+    def rows_pass(X: Array, adjoint: bool) -> tuple[Array, Array | None]:
+        want = "fro" not in norm
+        Xd = delayed(np.asarray(X), pure=True)
+        parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
+        total = _tree_sum([delayed(lambda p: (p[1], p[2]) if p[1] is not None else (0.0, p[2]))(p) for p in parts])
+        ys = [p[0] for p in parts]
+        (Z, fro), *Y = dask.compute(total, *ys)
+        keep(fro, want)
+        return np.concatenate(Y, axis=0), (np.asarray(Z) if adjoint else None)
+
+    def cols_mm(X: Array) -> Array:
+        want = "fro" not in norm
+        X = np.asarray(X)
+        parts = [delayed(_cols_product)(b, X[edges[j]:edges[j + 1]], want) for j, b in enumerate(blocks)]
+        Y, fro = dask.compute(_tree_sum(parts))[0]
+        keep(fro, want)
+        return np.asarray(Y)
+
+    def mm(X: Array) -> Array:
+        return cols_mm(X) if by_cols else rows_pass(X, False)[0]
+
+    def rmm(Y: Array) -> Array:
+        Y = np.asarray(Y)
+        if by_cols:
+            Yd = delayed(Y, pure=True)
+            return np.concatenate(dask.compute(*[delayed(_rows_adjoint)(b, Yd) for b in blocks]), axis=0)
+        parts = [delayed(_rows_adjoint)(b, Y[edges[i]:edges[i + 1]]) for i, b in enumerate(blocks)]
+        return np.asarray(dask.compute(_tree_sum(parts))[0])
+
+    def fused(X: Array) -> tuple[Array, Array]:
+        if by_cols:
+            Y = cols_mm(X)
+            return Y, rmm(Y)
+        Y, Z = rows_pass(X, True)
+        assert Z is not None
+        return Y, Z
+
+    def fro() -> float:
+        if "fro" not in norm:
+            sq = [delayed(lambda b: float(np.vdot(b, b).real))(b) for b in blocks]
+            norm["fro"] = float(dask.compute(_tree_sum(sq))[0])
+        return norm["fro"]
+
+    return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",
+                    streamed=True, source=A)
+
+
 def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
     """Validate ``A`` and wrap it as an :class:`Operator` (dense inputs are checked for NaN/Inf)."""
     if isinstance(A, NpyMatrix):
@@ -254,6 +374,16 @@ def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
             _checks.finite(data, func=func, name=name)
     elif _is_linear_operator(A):
         op = _linear_operator(A)
+    elif is_dask(A):
+        if A.ndim != 2:
+            _checks._fail(func, f"'{name}' must be 2-D; got a dask array of shape {A.shape}")
+        if any(math.isnan(c) for c in A.shape):
+            _checks._fail(func, f"'{name}' must have known chunk sizes; got a dask array of shape {A.shape} "
+                                "(call A.compute_chunk_sizes() first)")
+        if A.dtype.kind not in "biufc":
+            _checks._fail(func, f"'{name}' must hold numbers; got a dask array of dtype {A.dtype}",
+                          _checks.InputTypeError)
+        op = _dask(A)
     else:
         dense = _checks.matrix(A, func=func, name=name, check_finite=False)
         op = _dense(dense)
@@ -272,7 +402,20 @@ def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
     total = op.fro_sq()
     if total is None or math.isfinite(total):
         return total
-    if op.kind == "dense":
-        _checks.finite(op.like, func=func, name=name)  # raises with the counts
+    raise_nonfinite(op, func=func, name=name)
     _checks._fail(func, f"'{name}' must contain only finite values with a finite sum of squares; "
                         f"got ‖{name}‖_F² = {total}")
+
+
+def raise_nonfinite(op: Operator, *, func: str, name: str = "A") -> None:
+    """Raise the NaN/Inf error with its counts where they can be had (dense and Dask input)."""
+    if op.kind == "dense":
+        _checks.finite(op.like, func=func, name=name)
+    elif op.kind == "dask":
+        import dask
+
+        da = sys.modules["dask.array"]
+        nan, inf = dask.compute(da.isnan(op.source).sum(), da.isinf(op.source).sum())
+        if nan or inf:
+            _checks._fail(func, f"'{name}' must contain only finite values; got {int(nan)} NaN and {int(inf)} "
+                                f"infinite entries (dask array of shape {op.shape})")

@@ -12,7 +12,7 @@ from .. import _array, _checks
 from .._array import Array
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked
+from ._operator import Operator, as_operator, fro_sq_checked, raise_nonfinite
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -80,8 +80,7 @@ def _check_sketch(op: Operator, Y: Array) -> None:
     xp = _array.namespace(Y)
     if bool(_array.to_float(xp.all(xp.isfinite(Y)))):
         return
-    if op.kind == "dense":
-        _checks.finite(op.like, func="rsvd", name="A")
+    raise_nonfinite(op, func="rsvd")
     _checks._fail("rsvd", f"the products of 'A' ({op.kind}) must be finite; A @ Ω returned non-finite values")
 
 
@@ -404,7 +403,8 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
 def _report(op: Operator, A: Any, res: SVDResult, s: np.ndarray, k: int, total: float | None, basis: _Basis,
             sketch: str, opts: dict[str, Any], seconds: float, gen: np.random.Generator) -> ApproxReport:
     m, n = op.shape
-    options = {**basis.info, "passes": basis.passes, "sketch": sketch, "oversample": opts["oversample"]}
+    options = {**basis.info, "passes": basis.passes, "sketch": sketch, "oversample": opts["oversample"],
+               **({"input": op.kind} if op.streamed else {})}
     kept = float(np.sum(s[:k] ** 2))
     if total is not None:
         fro, exact = math.sqrt(max(total - kept, 0.0)), True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -41,6 +42,9 @@ def _take(A: Any, idx: np.ndarray, axis: int, func: str) -> Array:
     if op.kind == "dense":
         xp = op.xp
         return xp.take(op.like, xp.asarray(idx, device=_array.device(op.like)), axis=axis)
+    if op.kind == "dask":  # only the chosen columns (rows) are read
+        out = np.asarray((op.source[:, idx] if axis == 1 else op.source[idx, :]).compute())
+        return out.astype(op.dtype, copy=False)
     if op.kind == "sparse":
         S = A.tocsc() if axis == 1 else A.tocsr()
         out = (S[:, idx] if axis == 1 else S[idx, :]).toarray()
@@ -180,6 +184,8 @@ class CURResult:
 
 def _transposed(op: Operator) -> Operator:
     """Aᵀ (not Aᴴ) through A's products: Aᵀ X = conj(Aᴴ conj(X)) and (Aᵀ)ᴴ Y = conj(A conj(Y))."""
+    if op.kind == "dask":
+        return as_operator(op.source.T, func="interp_decomp")
     xp = op.xp
     cplx = _array.is_complex(op.like)
 
@@ -464,7 +470,7 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
             total: float | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     m, n = op.shape
     if select == "id":
-        how = "qr" if min(m, n) <= AUTO_QR_MAX_DIM or (tol is not None and tol < _tol_floor(op)) else "randomized"
+        how = _resolve_method("cur", op, "auto", tol)
         res = _id_body(A, op, k, tol, "columns", how, total, 10, 1, gen)
         J = res.skeleton_indices
         return J, _row_skeleton(_take(A, J, 1, "cur"), J.size), {"id_method": how}
@@ -485,6 +491,10 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
 def _residual_fro(A: Any, op: Operator, C: Array, UR: Array) -> float:
     """‖A − C (UR)‖_F, formed in row blocks of bounded size, accumulated in float64."""
     m, n = op.shape
+    if op.kind == "dask":  # blockwise on the workers, C's rows sent along with A's row chunks
+        da = sys.modules["dask.array"]
+        Cd = da.from_array(np.asarray(C), chunks=(op.source.chunks[0], C.shape[1]))
+        return math.sqrt(float((abs(op.source - Cd @ np.asarray(UR)) ** 2).sum(dtype=np.float64).compute()))
     step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
     rows = A.tocsr() if op.kind == "sparse" else op.like
     total = 0.0
@@ -562,9 +572,9 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     func = "cur"
     t0 = time.perf_counter()
     op = as_operator(A, func=func)
-    if op.kind not in ("dense", "sparse"):
-        _checks._fail(func, f"'A' must be a dense array or a scipy.sparse matrix (CUR reads its rows and "
-                            f"columns); got {op.kind} input", _checks.InputTypeError)
+    if op.kind not in ("dense", "sparse", "dask"):
+        _checks._fail(func, f"'A' must be a dense array, a scipy.sparse matrix or a dask array (CUR reads its "
+                            f"rows and columns); got {op.kind} input", _checks.InputTypeError)
     which = _checks.exactly_one(func, rank=rank, tol=tol)
     sel = _checks.choice(select, SELECTS, func=func, name="select")
     how = _checks.choice(core, CORES, func=func, name="core")

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _array, _checks
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
+from ._operator import is_dask
 from .sketch import ErrorEstimate, orthonormalize
 
 __all__ = ["StreamingSVD"]
@@ -116,8 +117,16 @@ class StreamingSVD:
         return idx
 
     def update(self, block: Any, *, rows: Any) -> None:
-        """Add the contribution of ``block`` = A[rows, :] (shape (len(rows), n)) to the sketches."""
+        """Add the contribution of ``block`` = A[rows, :] (shape (len(rows), n)) to the sketches.
+
+        ``block`` may be a NumPy array, a torch tensor or a ``dask.array`` (of any size: its
+        row chunks are sketched where they live, by the active Dask scheduler, and only the
+        sketches' parts travel back; see :meth:`_update_dask`).
+        """
         func = "StreamingSVD.update"
+        if is_dask(block):
+            self._update_dask(block, rows)
+            return
         B = _checks.array(_array.to_numpy(block) if _array.is_torch(block) else block, func=func, name="block",
                           allow_empty=True)
         if B.shape[1] != self.shape[1]:
@@ -132,6 +141,46 @@ class StreamingSVD:
         self._E[R] += B @ self._Gam
         self._fro_sq += float(np.vdot(B, B).real)
         self.rows_updated += B.shape[0]
+
+    def _update_dask(self, block: Any, rows: Any) -> None:
+        """One pass over a Dask array: each row chunk A_i (rows R_i) yields
+        (Υ[:, R_i] A_i, A_i Ωᴴ, Φ[:, R_i] A_i Ψᴴ, A_i Γ, ‖A_i‖_F²); the k × n and s × s parts are
+        summed by a tree reduction on the workers, the m-row parts are gathered by rows."""
+        import dask
+
+        func = "StreamingSVD.update"
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or math.isnan(block.shape[0]):
+            _checks._fail(func, f"'block' must be a 2-D dask array with n = {self.shape[1]} columns and known "
+                                f"chunks; got shape {tuple(block.shape)}")
+        if block.dtype.kind not in "biufc":
+            _checks._fail(func, f"'block' must hold numbers; got dtype {block.dtype}", _checks.InputTypeError)
+        count = int(block.shape[0])
+        R = self._rows(rows, count)
+        if count == 0:
+            return
+        idx = np.arange(self.shape[0])[R]
+        B = block.rechunk({1: -1}) if block.numblocks[1] > 1 else block
+        delayed = dask.delayed
+        shared = delayed((self._Om.conj().T, self._Psi.conj().T, self._Gam), pure=True)
+        parts, spans, start = [], [], 0
+        for chunk, size in zip(B.to_delayed()[:, 0], B.chunks[0], strict=True):
+            Ri = idx[start:start + size]
+            parts.append(delayed(_sketch_chunk)(chunk, self._Ups[:, Ri], self._Phi[:, Ri], shared, self.dtype))
+            spans.append(Ri)
+            start += size
+        sums = [delayed(_first_three)(p) for p in parts]
+        while len(sums) > 1:  # pairwise tree: log2(#chunks) levels, each holding k × n + s × s numbers
+            sums = [delayed(_add)(*sums[i:i + 2]) if i + 1 < len(sums) else sums[i] for i in range(0, len(sums), 2)]
+        (X, Z, fro), *rows_parts = dask.compute(sums[0], *[delayed(_row_parts)(p) for p in parts])
+        if not (np.all(np.isfinite(X)) and math.isfinite(fro)):
+            _checks._fail(func, "'block' must contain only finite values; its sketch is not finite")
+        self._X += X
+        self._Z += Z
+        for Ri, (Yi, Ei) in zip(spans, rows_parts, strict=True):
+            self._Y[Ri] += Yi
+            self._E[Ri] += Ei
+        self._fro_sq += fro
+        self.rows_updated += count
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Q = orthonormalize(self._Y.astype(np.result_type(self.dtype, np.float64)))[0]
@@ -170,3 +219,23 @@ class StreamingSVD:
                             storage_before=m * n, storage_after=int(S.shape[0]) * (m + n + 1), seconds=seconds,
                             exact=False, options={"sketch_size": self.sketch_size, "core_size": self.core_size,
                                                   "rows_updated": self.rows_updated, "passes": 1})
+
+
+def _sketch_chunk(B: Any, ups: np.ndarray, phi: np.ndarray, shared: tuple[np.ndarray, ...],
+                  dtype: np.dtype) -> tuple[Any, ...]:
+    """The sketches' parts from one row chunk B = A[R_i, :] (runs on a Dask worker)."""
+    om_h, psi_h, gam = shared
+    B = np.asarray(B, dtype=dtype)
+    return ups @ B, (phi @ B) @ psi_h, float(np.vdot(B, B).real), B @ om_h, B @ gam
+
+
+def _first_three(part: tuple[Any, ...]) -> tuple[Any, ...]:
+    return part[:3]
+
+
+def _row_parts(part: tuple[Any, ...]) -> tuple[Any, ...]:
+    return part[3:]
+
+
+def _add(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
