@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from benchmarks.harness import Case, Row, run_module, table
 
 
@@ -16,3 +20,12 @@ def test_table_format() -> None:
 def test_quick_run_of_the_svd_benchmark() -> None:
     (text,) = run_module("benchmarks.bench_svd", quick=True, repeats=1, tools=["rankwise", "numpy.linalg.svd"])
     assert "| rankwise |" in text and "| 1.0000 |" in text
+
+
+def test_bench_dask_matrices_have_the_stated_spectrum(tmp_path: Path) -> None:
+    from benchmarks.bench_dask import RANK_SIGNAL, write_matrix
+
+    s = write_matrix(tmp_path / "a.npy", 900, 500, "float64", block=128)  # several row blocks
+    got = np.linalg.svd(np.load(tmp_path / "a.npy"), compute_uv=False)
+    assert s.size == 500 and np.count_nonzero(s) == RANK_SIGNAL
+    np.testing.assert_allclose(got, s, atol=1e-13)
