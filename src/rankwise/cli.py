@@ -113,7 +113,8 @@ def _use_dask(input: Path | None, engine: str, method: str) -> bool:
     """Whether ``approx`` runs on Dask: asked for, a Zarr directory, or a large .npy with a randomized method."""
     if engine not in ENGINES:
         raise ValueError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-    zarr_dir = input is not None and input.is_dir()
+    zarr_dir = input is not None and input.is_dir() and (
+        input.suffix.lower() == ".zarr" or any((input / f).exists() for f in ("zarr.json", ".zarray", ".zgroup")))
     if engine == "local":
         if zarr_dir:
             raise ValueError(f"{input}: a Zarr directory is read through Dask; use --engine dask or auto")

@@ -257,7 +257,7 @@ def test_operator_limits() -> None:
         interp_decomp(op, 2, method="qr")
     with pytest.raises(ValueError, match="'tol' needs ‖A‖_F"):
         interp_decomp(op, tol=0.1)
-    with pytest.raises(TypeError, match=r"^cur: 'A' must be a dense array or a scipy\.sparse matrix"):
+    with pytest.raises(TypeError, match=r"^cur: 'A' must be a dense array, a scipy\.sparse matrix or a dask array"):
         cur(op, 2)
 
 
