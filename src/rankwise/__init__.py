@@ -38,6 +38,7 @@ from .linalg.rsvd import rsvd as rsvd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
 from .structured import monarch_project as monarch_project  # also registers approx method "monarch"
+from . import retrieval as retrieval
 
 try:
     __version__ = version("rankwise")
@@ -78,4 +79,5 @@ __all__ = [
     "rsvd",
     "select_rank",
     "svd",
+    "retrieval",
 ]
