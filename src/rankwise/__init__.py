@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import optim as optim
 from . import rates as rates
+from . import retrieval as retrieval
 from ._checks import InputError as InputError
 from ._checks import InputTypeError as InputTypeError
 from ._checks import RankwiseError as RankwiseError
@@ -38,7 +39,6 @@ from .linalg.rsvd import rsvd as rsvd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
 from .structured import monarch_project as monarch_project  # also registers approx method "monarch"
-from . import retrieval as retrieval
 
 try:
     __version__ = version("rankwise")
@@ -76,8 +76,8 @@ __all__ = [
     "pinv",
     "range_finder",
     "rates",
+    "retrieval",
     "rsvd",
     "select_rank",
     "svd",
-    "retrieval",
 ]

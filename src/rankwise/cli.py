@@ -810,7 +810,7 @@ def matmul_cmd(
     _console().print(t)
 
 
-# --------------------------------------------------------------------------- retrieval with an expensive scorer (issue 10)
+# ------------------------------------------------------------- retrieval with an expensive scorer (issue 10)
 
 retrieval_app = typer.Typer(help="k-NN search with an expensive scorer through CUR (ANNCUR).",
                             no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -833,7 +833,7 @@ def _recall_table(rep: Any, title: str) -> Table:
     for col in ("scorer pairs / query", "anchor items", *(f"recall@{k}" for k in rep.ks)):
         t.add_column(col, justify="right")
     for i, method in enumerate(rep.methods):
-        for j, b in enumerate(rep.budgets):
+        for j in range(len(rep.budgets)):
             anchors = str(rep.anchor_items[j]) if method in ("anncur", "adaptive") else "—"
             t.add_row(method, f"{rep.pairs[i, j]:g}", anchors, *(f"{r:.3f}" for r in rep.recall[i, j]))
         if i < len(rep.methods) - 1:

@@ -491,8 +491,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-META_KEYS: dict[str, type | tuple[type, ...]] = {"format": str, "n_items": int, "n_anchor_queries": int, "n_anchor_items": int, "select": str,
-             "offline_calls": int, "offline_pairs": int, "build_seconds": (int, float), "sha256": str}
+META_KEYS: dict[str, type | tuple[type, ...]] = {
+    "format": str, "n_items": int, "n_anchor_queries": int, "n_anchor_items": int, "select": str,
+    "offline_calls": int, "offline_pairs": int, "build_seconds": (int, float), "sha256": str}
 
 
 def _read_meta(path: Path, func: str) -> dict[str, Any]:
