@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import optim as optim
 from . import rates as rates
+from . import retrieval as retrieval
 from ._checks import InputError as InputError
 from ._checks import InputTypeError as InputTypeError
 from ._checks import RankwiseError as RankwiseError
@@ -75,6 +76,7 @@ __all__ = [
     "pinv",
     "range_finder",
     "rates",
+    "retrieval",
     "rsvd",
     "select_rank",
     "svd",
