@@ -446,7 +446,7 @@ def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, 
     o = _validate_id(func, op, rank, tol, axis, method, oversample, power_iters)
     total = fro_sq_checked(op, func=func)
     how = _resolve_method(func, op, o["method"], o["tol"])
-    p = o["p"] if o["p"] is not None else (max(o["k"], DEFAULT_OVERSAMPLE) if o["k"] is not None else DEFAULT_OVERSAMPLE)
+    p = o["p"] if o["p"] is not None else max(o["k"] or 0, DEFAULT_OVERSAMPLE)
     return _id_body(A, op, o["k"], o["tol"], o["axis"], how, total, p, o["q"], as_generator(rng, func=func))
 
 
