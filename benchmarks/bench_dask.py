@@ -8,7 +8,8 @@ with 1 thread each), reading the file through :func:`rankwise.io.open_dask` with
 chunks; BLAS is capped at 1 thread per Dask thread (2 cores in all). Both tools get the same rank
 and the same number of power iterations q (rankwise: q Krylov blocks, q + 1 reads of A;
 svd_compressed: q power steps, 2q + 2 products, with ``compute=True``, its documented setting for
-data larger than memory, and with its default ``compute=False``, one graph for every pass).
+data larger than memory, and with its default ``compute=False``, one graph for every pass); one more
+row gives svd_compressed q + 2 power steps, what it needs to reach rankwise's error on these spectra.
 Peak memory is VmHWM (resident high-water mark) of the client and of each worker process.
 
 ``python -m benchmarks.run dask [--quick] [--repeats N]``.
@@ -30,7 +31,14 @@ import numpy as np
 from benchmarks.harness import run_json, thread_env
 
 RANK_SIGNAL = 400
-TOOLS = ("rankwise", "svd_compressed", "svd_compressed (compute=False)")
+# name -> (runner, extra power iterations over the common q)
+TOOLS = {
+    "rankwise": ("rankwise", 0),
+    "svd_compressed": ("svd_compressed", 0),
+    "svd_compressed (compute=False)": ("svd_compressed-lazy", 0),
+    "svd_compressed (q + 2)": ("svd_compressed", 2),  # the q it needs to match rankwise's error
+}
+CLUSTER_TOOLS = ("rankwise", "svd_compressed")
 ENGINES = ("threads", "cluster")
 
 
@@ -80,12 +88,13 @@ def _run_tool(tool: str, path: str, k: int, q: int, chunks: int) -> tuple[Any, .
     from rankwise.io import open_dask
 
     D = open_dask(path, chunks=chunks)
-    if tool == "rankwise":
-        return tuple(rsvd(D, k, power_iters=q, oversample=10, rng=0))
+    runner, extra = TOOLS[tool]
+    if runner == "rankwise":
+        return tuple(rsvd(D, k, power_iters=q + extra, oversample=10, rng=0))
     import dask.array as da
 
-    u, s, v = da.linalg.svd_compressed(D, k, n_power_iter=q, n_oversamples=10, seed=0,
-                                       compute=tool == "svd_compressed")
+    u, s, v = da.linalg.svd_compressed(D, k, n_power_iter=q + extra, n_oversamples=10, seed=0,
+                                       compute=runner == "svd_compressed")
     return tuple(np.asarray(x) for x in dask.compute(u, s, v))
 
 
@@ -142,7 +151,7 @@ def main(quick: bool = False, repeats: int = 3, q: int = 2) -> list[str]:
             ref: dict[str, float] = {}
             for engine in ENGINES:
                 for tool in TOOLS:
-                    if engine == "cluster" and "compute=False" in tool:
+                    if engine == "cluster" and tool not in CLUSTER_TOOLS:
                         continue
                     res = run_json(["-m", "benchmarks.bench_dask", "--worker", tool, str(path), str(case["k"]),
                                     str(q), str(case["chunks"]), engine, str(repeats)], env=thread_env(1))
