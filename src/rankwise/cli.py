@@ -150,7 +150,7 @@ def _dask_session(scheduler: str | None) -> Iterator[None]:
         with client:
             yield
         return
-    with _DaskProgress():
+    with _dask_progress():
         yield
 
 
@@ -179,7 +179,7 @@ def _progress_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
-def _DaskProgress() -> Any:
+def _dask_progress() -> Any:
     """A Dask callback (local schedulers) drawing one rich progress bar per computation on stderr."""
     from dask.callbacks import Callback
 

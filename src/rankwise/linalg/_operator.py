@@ -249,8 +249,9 @@ def _npy(A: NpyMatrix) -> Operator:
                     streamed=True)
 
 
-def _tree_sum(parts: list[Any]) -> Any:
-    """Pairwise sum of Dask delayed values: log2(len) levels, nothing gathered on the client."""
+def tree_sum(parts: list[Any]) -> Any:
+    """Pairwise sum of Dask delayed values (or tuples of them, summed entrywise): log2(len) levels,
+    nothing gathered on the client."""
     import dask
 
     while len(parts) > 1:
@@ -266,9 +267,13 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool) -> tuple[Any, ...]:
-    """One row chunk A_i: (A_i X, A_iᴴ A_i X or None, ‖A_i‖_F² or 0) from a single read (on a worker)."""
+    """One row chunk A_i: (A_i X, A_iᴴ A_i X or 0, ‖A_i‖_F² or 0) from a single read (on a worker)."""
     Y = block @ X
-    return Y, (_adjoint(block) @ Y if adjoint else None), (float(np.vdot(block, block).real) if fro else 0.0)
+    return Y, (_adjoint(block) @ Y if adjoint else 0.0), (_fro_sq_chunk(block) if fro else 0.0)
+
+
+def _fro_sq_chunk(block: Any) -> float:
+    return float(np.vdot(block, block).real)
 
 
 def _adjoint(block: Any) -> Any:
@@ -280,7 +285,7 @@ def _rows_adjoint(block: Any, Y: np.ndarray) -> np.ndarray:
 
 
 def _cols_product(block: Any, X: np.ndarray, fro: bool) -> tuple[np.ndarray, float]:
-    return np.asarray(block @ X), (float(np.vdot(block, block).real) if fro else 0.0)
+    return np.asarray(block @ X), (_fro_sq_chunk(block) if fro else 0.0)
 
 
 def _dask(A: Any) -> Operator:
@@ -318,9 +323,7 @@ def _dask(A: Any) -> Operator:
         want = "fro" not in norm
         Xd = delayed(np.asarray(X), pure=True)
         parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
-        total = _tree_sum([delayed(lambda p: (p[1], p[2]) if p[1] is not None else (0.0, p[2]))(p) for p in parts])
-        ys = [p[0] for p in parts]
-        (Z, fro), *Y = dask.compute(total, *ys)
+        (Z, fro), *Y = dask.compute(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
         keep(fro, want)
         return np.concatenate(Y, axis=0), (np.asarray(Z) if adjoint else None)
 
@@ -328,7 +331,7 @@ def _dask(A: Any) -> Operator:
         want = "fro" not in norm
         X = np.asarray(X)
         parts = [delayed(_cols_product)(b, X[edges[j]:edges[j + 1]], want) for j, b in enumerate(blocks)]
-        Y, fro = dask.compute(_tree_sum(parts))[0]
+        Y, fro = dask.compute(tree_sum(parts))[0]
         keep(fro, want)
         return np.asarray(Y)
 
@@ -341,7 +344,7 @@ def _dask(A: Any) -> Operator:
             Yd = delayed(Y, pure=True)
             return np.concatenate(dask.compute(*[delayed(_rows_adjoint)(b, Yd) for b in blocks]), axis=0)
         parts = [delayed(_rows_adjoint)(b, Y[edges[i]:edges[i + 1]]) for i, b in enumerate(blocks)]
-        return np.asarray(dask.compute(_tree_sum(parts))[0])
+        return np.asarray(dask.compute(tree_sum(parts))[0])
 
     def fused(X: Array) -> tuple[Array, Array]:
         if by_cols:
@@ -353,8 +356,7 @@ def _dask(A: Any) -> Operator:
 
     def fro() -> float:
         if "fro" not in norm:
-            sq = [delayed(lambda b: float(np.vdot(b, b).real))(b) for b in blocks]
-            norm["fro"] = float(dask.compute(_tree_sum(sq))[0])
+            norm["fro"] = float(dask.compute(tree_sum([delayed(_fro_sq_chunk)(b) for b in blocks]))[0])
         return norm["fro"]
 
     return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",

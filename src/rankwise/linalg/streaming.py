@@ -10,7 +10,7 @@ import numpy as np
 from .. import _array, _checks
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import is_dask
+from ._operator import is_dask, tree_sum
 from .sketch import ErrorEstimate, orthonormalize
 
 __all__ = ["StreamingSVD"]
@@ -160,18 +160,16 @@ class StreamingSVD:
             return
         idx = np.arange(self.shape[0])[R]
         B = block.rechunk({1: -1}) if block.numblocks[1] > 1 else block
-        delayed = dask.delayed
-        shared = delayed((self._Om.conj().T, self._Psi.conj().T, self._Gam), pure=True)
+        shared = dask.delayed((self._Om.conj().T, self._Psi.conj().T, self._Gam), pure=True)
         parts, spans, start = [], [], 0
         for chunk, size in zip(B.to_delayed()[:, 0], B.chunks[0], strict=True):
             Ri = idx[start:start + size]
-            parts.append(delayed(_sketch_chunk)(chunk, self._Ups[:, Ri], self._Phi[:, Ri], shared, self.dtype))
+            parts.append(dask.delayed(_sketch_chunk, nout=5)(chunk, self._Ups[:, Ri], self._Phi[:, Ri], shared,
+                                                             self.dtype))
             spans.append(Ri)
             start += size
-        sums = [delayed(_first_three)(p) for p in parts]
-        while len(sums) > 1:  # pairwise tree: log2(#chunks) levels, each holding k × n + s × s numbers
-            sums = [delayed(_add)(*sums[i:i + 2]) if i + 1 < len(sums) else sums[i] for i in range(0, len(sums), 2)]
-        (X, Z, fro), *rows_parts = dask.compute(sums[0], *[delayed(_row_parts)(p) for p in parts])
+        sums = tree_sum([(p[0], p[1], p[2]) for p in parts])  # k × n + s × s numbers per tree level
+        (X, Z, fro), *rows_parts = dask.compute(sums, *((p[3], p[4]) for p in parts))
         if not (np.all(np.isfinite(X)) and math.isfinite(fro)):
             _checks._fail(func, "'block' must contain only finite values; its sketch is not finite")
         self._X += X
@@ -228,14 +226,3 @@ def _sketch_chunk(B: Any, ups: np.ndarray, phi: np.ndarray, shared: tuple[np.nda
     B = np.asarray(B, dtype=dtype)
     return ups @ B, (phi @ B) @ psi_h, float(np.vdot(B, B).real), B @ om_h, B @ gam
 
-
-def _first_three(part: tuple[Any, ...]) -> tuple[Any, ...]:
-    return part[:3]
-
-
-def _row_parts(part: tuple[Any, ...]) -> tuple[Any, ...]:
-    return part[3:]
-
-
-def _add(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(x + y for x, y in zip(a, b, strict=True))
