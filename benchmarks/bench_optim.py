@@ -3,8 +3,9 @@
 The problem is the same for every tool: a separable quadratic over n float32 parameters,
 ∇f(x) = d ⊙ (x − c), so one step is the gradient (two passes) plus the optimiser's update.
 rankwise runs on NumPy arrays and on torch tensors (the same code through the array-API
-namespace); torch.optim runs its ``foreach`` implementation. Each tool runs in its own
-process with the harness's thread count, a warm-up and ``repeats`` timed runs of ``steps``
+namespace) and through ``rankwise.optim.torch_optimizer`` (the transform inside a
+``torch.optim.Optimizer``, updating in place); torch.optim runs its ``foreach`` implementation.
+Each tool runs in its own process with the harness's thread count, a warm-up and ``repeats`` timed runs of ``steps``
 steps; the table gives the median time per step, steps per second and the speed ratio
 (the tool's time over rankwise-on-NumPy's for the same optimiser, so > 1 means rankwise is faster).
 
@@ -26,7 +27,7 @@ import numpy as np
 from benchmarks.harness import THREADS, run_json
 
 OPTIMISERS = ("adam", "sgd")
-TOOLS = ("rankwise (numpy)", "rankwise (torch tensors)", "torch.optim (foreach)")
+TOOLS = ("rankwise (numpy)", "rankwise (torch tensors)", "rankwise torch_optimizer", "torch.optim (foreach)")
 
 
 def _problem(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,12 +57,19 @@ def _rankwise_step(opt: str, n: int, on_torch: bool) -> Callable[[], None]:
     return step
 
 
-def _torch_step(opt: str, n: int) -> Callable[[], None]:
+def _torch_step(opt: str, n: int, adapter: bool) -> Callable[[], None]:
     import torch
+
+    from rankwise import optim
 
     d, c = (torch.from_numpy(a) for a in _problem(n))
     p = torch.zeros(n, requires_grad=True)
-    o = torch.optim.Adam([p], lr=1e-3, foreach=True) if opt == "adam" else torch.optim.SGD([p], lr=1e-3, foreach=True)
+    if adapter:
+        o = optim.torch_optimizer(optim.adam(1e-3) if opt == "adam" else optim.sgd(1e-3), [p])
+    elif opt == "adam":
+        o = torch.optim.Adam([p], lr=1e-3, foreach=True)
+    else:
+        o = torch.optim.SGD([p], lr=1e-3, foreach=True)
 
     def step() -> None:
         with torch.no_grad():
@@ -78,7 +86,10 @@ def _worker(tool: str, opt: str, n: int, steps: int, repeats: int) -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
-    step = _torch_step(opt, n) if tool.startswith("torch.optim") else _rankwise_step(opt, n, "torch" in tool)
+    if tool.startswith("torch.optim") or tool.endswith("torch_optimizer"):
+        step = _torch_step(opt, n, adapter=tool.endswith("torch_optimizer"))
+    else:
+        step = _rankwise_step(opt, n, "torch" in tool)
     for _ in range(3):
         step()
     times = []

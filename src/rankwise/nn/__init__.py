@@ -5,7 +5,8 @@
 fine-tuned checkpoint (:func:`extract_lora`) and PEFT's on-disk format
 (:func:`load_adapter`, :meth:`LoRAAdapter.save`); low-rank compression of a model's
 linear layers (:func:`compress`); safetensors checkpoints read one tensor at a time
-(:class:`Checkpoint`).
+(:class:`Checkpoint`); :class:`TransformOptimizer`, a ``torch.optim.Optimizer`` running a
+:mod:`rankwise.optim` transform.
 """
 
 from .checkpoint import Checkpoint as Checkpoint
@@ -24,6 +25,7 @@ from .lora import lora_parameters as lora_parameters
 from .lora import match_targets as match_targets
 from .lora import merge_lora as merge_lora
 from .monarch import MonarchLinear as MonarchLinear
+from .optimizer import TransformOptimizer as TransformOptimizer
 from .peft_io import LoRAAdapter as LoRAAdapter
 from .peft_io import LoRAFactors as LoRAFactors
 from .peft_io import apply_adapter as apply_adapter
@@ -40,6 +42,7 @@ __all__ = [
     "LoRALinear",
     "LowRankLinear",
     "MonarchLinear",
+    "TransformOptimizer",
     "add_lora",
     "apply_adapter",
     "calibrate",

@@ -8,7 +8,9 @@ run can be replayed, compared or rolled back. Parameters may be one array or a d
 tuple of arrays, of any array-API library (NumPy, torch on any device, …).
 
 Hot paths build each new array once and then work on it in place (``*=``, ``+=``), so an
-Adam step over n parameters makes three fresh arrays and no other temporaries.
+Adam step over n parameters makes three fresh arrays and no other temporaries; Adam's and
+RMSprop's leaves are kernels of :mod:`._kernels` (on NumPy: L2-sized chunks shared among a
+few threads, bitwise equal to the plain formula).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numbers
 from typing import Any, NamedTuple, Protocol
 
 from .. import _array, _checks
+from . import _kernels
 from ._tree import Tree, tree_map
 from .schedules import Schedule, as_schedule
 
@@ -85,6 +88,11 @@ def _zeros(params: Tree) -> Tree:
 def _no_state(params: Tree) -> EmptyState:
     del params
     return EmptyState()
+
+
+def _part(like: Tree, results: Tree, i: int) -> Tree:
+    """The tree of the ``i``-th items of ``results``, a tree shaped like ``like`` with tuple leaves."""
+    return tree_map(lambda _, r: r[i], like, results)
 
 
 def scale(factor: float) -> Transform:
@@ -170,53 +178,13 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> Transform:
     def init(params: Tree) -> ScaleByRmsState:
         return ScaleByRmsState(_zeros(params))
 
-    def _nu(g: Any, v: Any) -> Any:
-        v_new = g * g
-        v_new -= v
-        v_new *= 1.0 - rho
-        v_new += v
-        return v_new
-
-    def _dir(g: Any, v: Any) -> Any:
-        den = v**0.5
-        den += e
-        return g / den
-
     def update(updates: Tree, state: ScaleByRmsState, params: Tree | None = None
                ) -> tuple[Tree, ScaleByRmsState]:
         del params
-        nu = tree_map(_nu, updates, state.nu)
-        return tree_map(_dir, updates, nu), ScaleByRmsState(nu)
+        both = tree_map(lambda g, v: _kernels.rms(g, v, 1.0 - rho, e), updates, state.nu)
+        return _part(updates, both, 1), ScaleByRmsState(_part(updates, both, 0))
 
     return Transform(init, update)
-
-
-def _ema(g: Any, m: Any, rate: float) -> Any:
-    """m + (1 − β)(g − m) = β m + (1 − β) g, built in one fresh array."""
-    m_new = g - m
-    m_new *= rate
-    m_new += m
-    return m_new
-
-
-def _ema_sq(g: Any, v: Any, rate: float) -> Any:
-    """v + (1 − β)(g² − v) = β v + (1 − β) g², built in one fresh array."""
-    v_new = g * g
-    v_new -= v
-    v_new *= rate
-    v_new += v
-    return v_new
-
-
-def _adam_direction(m: Any, v: Any, a: float, c: float, descend: bool) -> Any:
-    """m / (√(a·v) + c), negated when ``descend`` (the constants fold in η and the bias corrections)."""
-    den = v * a
-    den **= 0.5
-    if descend:
-        den = -c - den  # one pass, and the minus sign of the descent step costs nothing more
-    else:
-        den += c
-    return m / den
 
 
 def _check_adam(func: str, b1: Any, b2: Any, eps: Any) -> tuple[float, float, float]:
@@ -238,10 +206,9 @@ def _adam_transform(b1: float, b2: float, eps: float, lr: Schedule | None) -> Tr
         c1, c2 = 1.0 - b1**k, 1.0 - b2**k
         eta = 1.0 if lr is None else lr(state.step)
         a, c = c1 * c1 / (c2 * eta * eta), c1 * eps / eta
-        mu = tree_map(lambda g, m: _ema(g, m, 1.0 - b1), updates, state.mu)
-        nu = tree_map(lambda g, v: _ema_sq(g, v, 1.0 - b2), updates, state.nu)
-        out = tree_map(lambda m, v: _adam_direction(m, v, a, c, lr is not None), mu, nu)
-        return out, ScaleByAdamState(k, mu, nu)
+        leaf = tree_map(lambda g, m, v: _kernels.adam(g, m, v, 1.0 - b1, 1.0 - b2, a, c, lr is not None),
+                        updates, state.mu, state.nu)
+        return _part(updates, leaf, 2), ScaleByAdamState(k, _part(updates, leaf, 0), _part(updates, leaf, 1))
 
     return Transform(_adam_init, update)
 
