@@ -10,6 +10,7 @@ and the same number of power iterations q (rankwise: q Krylov blocks, q + 1 read
 svd_compressed: q power steps, 2q + 2 products, with ``compute=True``, its documented setting for
 data larger than memory, and with its default ``compute=False``, one graph for every pass); one more
 row gives svd_compressed q + 2 power steps, what it needs to reach rankwise's error on these spectra.
+``precision='mixed'`` converts each chunk to float32 in the task that reads it.
 Peak memory is VmHWM (resident high-water mark) of the client and of each worker process.
 
 ``python -m benchmarks.run dask [--quick] [--repeats N]``.
@@ -34,6 +35,7 @@ RANK_SIGNAL = 400
 # name -> (runner, extra power iterations over the common q)
 TOOLS = {
     "rankwise": ("rankwise", 0),
+    "rankwise precision='mixed'": ("rankwise-mixed", 0),  # float32 passes (float64 data only)
     "svd_compressed": ("svd_compressed", 0),
     "svd_compressed (compute=False)": ("svd_compressed-lazy", 0),
     "svd_compressed (q + 2)": ("svd_compressed", 2),  # the q it needs to match rankwise's error
@@ -89,8 +91,9 @@ def _run_tool(tool: str, path: str, k: int, q: int, chunks: int) -> tuple[Any, .
 
     D = open_dask(path, chunks=chunks)
     runner, extra = TOOLS[tool]
-    if runner == "rankwise":
-        return tuple(rsvd(D, k, power_iters=q + extra, oversample=10, rng=0))
+    if runner.startswith("rankwise"):
+        precision = "mixed" if runner == "rankwise-mixed" else "full"
+        return tuple(rsvd(D, k, power_iters=q + extra, oversample=10, rng=0, precision=precision))
     import dask.array as da
 
     u, s, v = da.linalg.svd_compressed(D, k, n_power_iter=q + extra, n_oversamples=10, seed=0,

@@ -1,7 +1,8 @@
 """Randomized SVD: rankwise against scikit-learn, torch, fbpca, scipy and LAPACK (issue 3).
 
 Fixed rank (k = 50 unless stated): every tool on the same matrices, each in its own process
-with 2 threads. The ``floor`` row times only the products rankwise's default cannot avoid
+with 2 threads; ``precision='mixed'`` runs the passes on A rounded to float32 (a no-op for
+float32 input). The ``floor`` row times only the products rankwise's default cannot avoid
 (2q + 1 = 5 products of A or Aᵀ with an n × (k + 10) block); its speed ratio is the floor
 over rankwise's time. A second table compares the tolerance modes, a third the peak memory
 of the out-of-core path on a ``.npy`` file.
@@ -26,6 +27,12 @@ def _rankwise(A: np.ndarray, case: Case) -> Any:
     import rankwise
 
     return rankwise.rsvd(A, case.rank, rng=0)
+
+
+def _rankwise_mixed(A: np.ndarray, case: Case) -> Any:
+    import rankwise
+
+    return rankwise.rsvd(A, case.rank, rng=0, precision="mixed")
 
 
 def _rankwise_torch(A: np.ndarray, case: Case) -> Any:
@@ -92,6 +99,7 @@ def _gesdd(A: np.ndarray, case: Case) -> Any:
 
 TOOLS = {
     "rankwise": _rankwise,
+    "rankwise precision='mixed'": _rankwise_mixed,
     "rankwise (torch tensor in)": _rankwise_torch,
     "floor: 5 products A·X, n×(k+10)": _floor,
     "sklearn randomized_svd(n_iter=2)": _sklearn_fast,

@@ -48,6 +48,23 @@ def test_rsvd_rank_equals_in_memory(mat: tuple[np.ndarray, np.ndarray], chunks: 
     assert rep.options["file_reads"] == 3  # q + 1 fused passes over the chunks instead of 5
 
 
+def test_mixed_precision_on_dask_matches_in_memory_and_reads_as_often(mat: tuple[np.ndarray, np.ndarray]) -> None:
+    A, s = mat
+    ref, rep_ref = rsvd(A, 15, rng=7, precision="mixed", report=True)
+    counting = _CountingBlocks(A)
+    D = da.from_array(counting, chunks=(150, 240), asarray=True)
+    counting.reads.clear()  # from_array reads an empty slice for its metadata
+    got, rep = rsvd(D, 15, rng=7, precision="mixed", report=True)
+    assert rep.options["precision"] == rep_ref.options["precision"] == "mixed"
+    assert got.U.dtype == np.float64
+    _same_svd(ref, got, 2e-5)  # both ran on A rounded to float32: equal to float32 rounding
+    true = np.linalg.norm(A - (got.U * got.S) @ got.Vh)
+    assert rep.fro_error == pytest.approx(true, rel=1e-6)
+    assert true <= (1 + 1e-4) * np.linalg.norm(A - (ref.U * ref.S) @ ref.Vh)
+    # 3 fused float32 passes, then ‖A‖_F² and Aᴴ U in float64 for the report's exact error
+    assert set(counting.reads) == set(range(0, 900, 150)) and set(counting.reads.values()) == {5}
+
+
 def test_rsvd_tolerance_equals_in_memory(mat: tuple[np.ndarray, np.ndarray]) -> None:
     A, s = mat
     ref, rep_ref = rsvd(A, tol=1e-2, rng=2, report=True)

@@ -237,3 +237,76 @@ def test_bad_arguments(kwargs: dict, exc: type, msg: str) -> None:
 
 def test_top_level_exports() -> None:
     assert rankwise.rsvd is rsvd and rankwise.NpyMatrix is NpyMatrix
+
+
+# --------------------------------------------------------------------------- precision="mixed"
+
+
+@pytest.mark.parametrize(("kind", "shape", "rate"), [
+    ("exp", (1000, 750), 0.9), ("poly", (1000, 750), 0.9), ("lowrank", (1000, 750), 0.9), ("exp", (4000, 400), 0.95),
+])
+def test_mixed_precision_is_as_accurate_as_full(kind: str, shape: tuple, rate: float) -> None:
+    A, S = _case(kind, *shape, rate=rate)
+    k = 50
+    full = _ratio(A, rsvd(A, k, rng=0), S, k)
+    (U, s, Vh), rep = rsvd(A, k, rng=0, precision="mixed", report=True)
+    assert rep.options["precision"] == "mixed"
+    assert U.dtype == np.float64 and s.dtype == np.float64 and Vh.dtype == np.float64
+    ratio = _ratio(A, (U, s, Vh), S, k)
+    assert ratio <= full * (1 + 1e-4), (ratio, full)
+    true = np.linalg.norm(A - (U * s) @ Vh)
+    assert rep.fro_error == pytest.approx(true, rel=1e-6)  # measured in float64, not from float32 Ritz values
+    assert rep.exact
+
+
+def test_mixed_precision_falls_back_where_float32_would_lose_accuracy() -> None:
+    A, S = _case("exp", 1000, 750, rate=0.75)  # σ_51/σ_1 ≈ 6e-7: float32 rounding would dominate the error
+    k = 50
+    (U, s, Vh), rep = rsvd(A, k, rng=0, precision="mixed", report=True)
+    assert rep.options["precision"].startswith("full (mixed: σ̃_(k+1)/σ̃_1 = ")
+    assert _ratio(A, (U, s, Vh), S, k) <= 1.01 * _ratio(A, rsvd(A, k, rng=0), S, k)
+    lowered = rsvd(A.astype(np.float32), k, rng=0)
+    assert _ratio(A, lowered, S, k) > 2  # the fallback is needed: a float32 run misses badly here
+
+
+def test_mixed_precision_in_tolerance_mode() -> None:
+    A, S = _case("exp", 1000, 750)
+    total = np.sum(S**2)
+    opt = int(np.argmax(np.sqrt(np.maximum(total - np.cumsum(S**2), 0) / total) <= 1e-2)) + 1
+    (U, s, Vh), rep = rsvd(A, tol=1e-2, rng=0, precision="mixed", report=True)
+    assert rep.options["precision"] == "mixed"
+    assert np.linalg.norm(A - (U * s) @ Vh) <= 1e-2 * np.linalg.norm(A)
+    assert opt <= rep.rank <= opt + max(2, int(0.05 * opt))
+    _, rep = rsvd(A, tol=1e-3, rng=0, precision="mixed", report=True)
+    assert rep.options["precision"].startswith("full (mixed: tol = 0.001 is below float32's floor")
+
+
+def test_mixed_precision_outside_float32_range_and_other_inputs() -> None:
+    A, S = _case("exp", 500, 300)
+    for scale, why in ((1e40, "A's entries overflow float32"), (1e-40, "σ̃_1 = ")):
+        (U, s, Vh), rep = rsvd(A * scale, 10, rng=0, precision="mixed", report=True)
+        assert why in rep.options["precision"]
+        np.testing.assert_allclose(s / scale, S[:10], rtol=1e-6)
+    for other in (A.astype(np.float32), scipy.sparse.csr_matrix(A)):
+        _, rep = rsvd(other, 10, rng=0, precision="mixed", report=True)
+        assert rep.options["precision"].startswith("full (mixed: the input is not")
+    _, rep = rsvd(A, 10, rng=0, report=True)
+    assert "precision" not in rep.options
+    bad = A.copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"1 NaN"):
+        rsvd(bad, 10, rng=0, precision="mixed")
+    with pytest.raises(ValueError, match=r"unknown precision 'half'; valid: full, mixed"):
+        rsvd(A, 10, precision="half")  # type: ignore[call-overload]
+
+
+def test_mixed_precision_on_complex_and_torch_input() -> None:
+    A, S = _case("exp", 600, 400)
+    C = A + 1j * A[::-1]
+    (U, s, Vh), rep = rsvd(C, 20, rng=0, precision="mixed", report=True)
+    assert U.dtype == np.complex128 and rep.options["precision"] == "mixed"
+    assert rep.fro_error == pytest.approx(np.linalg.norm(C - (U * s) @ Vh), rel=1e-6)
+    torch = pytest.importorskip("torch")
+    (U, s, Vh), rep = rsvd(torch.from_numpy(A), 20, rng=0, precision="mixed", report=True)
+    assert isinstance(U, torch.Tensor) and U.dtype == torch.float64 and rep.options["precision"] == "mixed"
+    assert _ratio(A, (U.numpy(), s.numpy(), Vh.numpy()), S, 20) <= (1 + 1e-4) * _ratio(A, rsvd(A, 20, rng=0), S, 20)

@@ -409,6 +409,24 @@ def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
                         f"got ‖{name}‖_F² = {total}")
 
 
+def single_precision(op: Operator) -> Operator | None:
+    """The same matrix rounded to float32 (complex64) for double-precision dense or Dask input, else None.
+
+    Dense input is converted once (m·n·4 bytes more, 8 for complex); a Dask array is
+    converted chunk by chunk inside the tasks that read it, so nothing more is held.
+    Entries beyond float32's range become ±Inf (callers check the sketch and fall back).
+    """
+    if op.kind not in ("dense", "dask") or str(op.dtype).split(".")[-1] not in ("float64", "complex128"):
+        return None
+    if op.kind == "dask":
+        src = op.source
+        return _dask(src.astype(np.complex64 if src.dtype.kind == "c" else np.float32))
+    xp = op.xp
+    low = xp.complex64 if xp.isdtype(op.dtype, "complex floating") else xp.float32
+    with np.errstate(over="ignore", under="ignore"):
+        return _dense(xp.astype(op.like, low))
+
+
 def raise_nonfinite(op: Operator, *, func: str, name: str = "A") -> None:
     """Raise the NaN/Inf error with its counts where they can be had (dense and Dask input)."""
     if op.kind == "dense":

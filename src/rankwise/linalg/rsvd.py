@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked, raise_nonfinite
+from ._operator import Operator, as_operator, fro_sq_checked, raise_nonfinite, single_precision
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -32,8 +33,14 @@ __all__ = ["rsvd"]
 
 Method = Literal["auto", "krylov", "subspace"]
 METHODS = ("auto", "krylov", "subspace")
+Precision = Literal["full", "mixed"]
+PRECISIONS = ("full", "mixed")
 AUTO_POWER_ITERS = 2
 AUTO_TOL_BLOCK = 32
+MIXED_MIN_GAP = 1e-4
+"""precision="mixed" keeps its float32 result only when σ̃_{k+1} ≥ this · σ̃_1 (Ritz values)."""
+MIXED_MIN_SCALE = 1e-30
+"""... and σ̃_1 ≥ this (far above float32's underflow), else it reruns in full precision."""
 
 
 class _Basis(NamedTuple):
@@ -194,6 +201,7 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
     For Â = Y Wᴴ and a known rank k, the top k triplets come from one Gram eigendecomposition
     YᴴY = V Λ Vᴴ (U_k = Y V_k Λ_k^{-1/2}) whenever λ_k > 1e-10·λ_1, where the Gram route loses
     nothing that matters; otherwise, and always in tolerance mode, Y is orthonormalised first.
+    ``s`` may hold more values than U and Vh have columns (at least σ̃_{k+1} when the basis has it).
     """
     xp = _array.namespace(basis.left)
     if basis.middle is None:
@@ -205,14 +213,15 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
             lam1 = _array.to_float(lam[0])
             if k <= lam.shape[0] and _array.to_float(lam[k - 1]) > 1e-10 * lam1 > 0:
                 s = xp.sqrt(lam[:k])
+                nxt = xp.sqrt(xp.clip(lam[k:k + 1], min=0.0))  # σ̃_{k+1}, for the caller's checks
                 Uk = (Y @ V[:, :k]) / xp.astype(s, Y.dtype)[None, :]
                 Vhk = H(W @ V[:, :k])
                 if _array.to_float(lam[k - 1]) > 1e-6 * lam1:  # Uk orthonormal to ε·λ1/λk < 1e-10
-                    return Uk, s, Vhk
+                    return Uk, xp.concat([s, nxt]), Vhk
                 Qu, Ru = _svqb(Uk, 0.0)  # one SVQB step restores what the Gram route lost
                 if Qu.shape[1] == k:
                     Ur, s2, Vrh = xp.linalg.svd(Ru * xp.astype(s, Y.dtype)[None, :], full_matrices=False)
-                    return Qu @ Ur, s2, Vrh @ Vhk
+                    return Qu @ Ur, xp.concat([s2, nxt]), Vrh @ Vhk
         Q, R = orthonormalize(Y, want_r=True)
         Ur, s, Vrh = xp.linalg.svd(R, full_matrices=False)
         return Q @ Ur, s, Vrh @ H(W)
@@ -246,11 +255,12 @@ def _truncate(U: Array, s: Array, Vh: Array, k: int, out_dtype: Any, gen: np.ran
 
 
 def _validate(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, power_iters: Any, method: Any,
-              sketch: Any, normalizer: Any, block_size: Any) -> dict[str, Any]:
+              sketch: Any, normalizer: Any, block_size: Any, precision: Any = "full") -> dict[str, Any]:
     which = _checks.exactly_one(func, rank=rank, tol=tol)
     out: dict[str, Any] = {
         "oversample": _checks.integer(oversample, func=func, name="oversample", lo=0),
         "method": _checks.choice(method, METHODS, func=func, name="method"),
+        "precision": _checks.choice(precision, PRECISIONS, func=func, name="precision"),
         "sketch": _checks.choice(sketch, SKETCHES, func=func, name="sketch"),
         "normalizer": _checks.choice(normalizer, NORMALIZERS, func=func, name="normalizer"),
     }
@@ -277,17 +287,17 @@ def _validate(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, pow
 @overload
 def rsvd(A: Any, rank: int | None = ..., *, tol: float | None = ..., oversample: int = ...,
          power_iters: int | Literal["auto"] = ..., method: Method = ..., sketch: str = ...,
-         normalizer: str = ..., block_size: int | Literal["auto"] = ..., rng: RNGLike = ...,
-         report: Literal[False] = ...) -> SVDResult: ...
+         normalizer: str = ..., block_size: int | Literal["auto"] = ..., precision: Precision = ...,
+         rng: RNGLike = ..., report: Literal[False] = ...) -> SVDResult: ...
 @overload
 def rsvd(A: Any, rank: int | None = ..., *, tol: float | None = ..., oversample: int = ...,
          power_iters: int | Literal["auto"] = ..., method: Method = ..., sketch: str = ...,
-         normalizer: str = ..., block_size: int | Literal["auto"] = ..., rng: RNGLike = ...,
-         report: Literal[True]) -> tuple[SVDResult, ApproxReport]: ...
+         normalizer: str = ..., block_size: int | Literal["auto"] = ..., precision: Precision = ...,
+         rng: RNGLike = ..., report: Literal[True]) -> tuple[SVDResult, ApproxReport]: ...
 def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversample: int = 10,
          power_iters: int | Literal["auto"] = "auto", method: Method = "auto", sketch: str = "auto",
-         normalizer: str = "auto", block_size: int | Literal["auto"] = "auto", rng: RNGLike = None,
-         report: bool = False) -> SVDResult | tuple[SVDResult, ApproxReport]:
+         normalizer: str = "auto", block_size: int | Literal["auto"] = "auto", precision: Precision = "full",
+         rng: RNGLike = None, report: bool = False) -> SVDResult | tuple[SVDResult, ApproxReport]:
     """Randomized truncated SVD at a fixed rank or to a relative Frobenius tolerance.
 
     Parameters
@@ -315,6 +325,15 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         blocks are always orthonormalised, with SVQB).
     block_size : int or "auto", default="auto"
         Columns added per step in tolerance mode (``"auto"``: 32).
+    precision : {"full", "mixed"}, default="full"
+        ``"mixed"``, for float64 (complex128) dense or Dask input: every pass runs on A rounded
+        to float32 (twice the arithmetic rate; dense input costs a float32 copy, m·n·4 bytes),
+        the small factorisations stay in float64 and the factors come back in A's dtype. The
+        result is kept only where float32 rounding cannot matter — at a rank when the Ritz
+        values give σ̃_{k+1} ≥ 1e-4·σ̃_1, at a tolerance when ``tol`` ≥ 3.5e-3 — otherwise the
+        run is repeated in full precision; the report's ``options["precision"]`` says which
+        was used and why, and its error is then measured in full precision (one more
+        product Aᴴ U). Other inputs run in full precision.
     rng : None, int or Generator
     report : bool, default=False
         Also return an :class:`~rankwise.factors.ApproxReport`; ``options`` records what
@@ -362,12 +381,37 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     func = "rsvd"
     t0 = time.perf_counter()
     op = as_operator(A, func=func)
-    opts = _validate(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size)
+    opts = _validate(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size, precision)
     gen = as_generator(rng, func=func)
     krylov = "rank" in opts and opts["method"] in ("auto", "krylov")
     need_norm = report or not krylov  # Krylov at a rank without a report needs no ‖A‖_F: NaN/Inf show in AΩ
     total = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
     sk = resolve_sketch(op, opts["sketch"])
+    run, used = None, "full"
+    if opts["precision"] == "mixed":
+        run, used = _mixed(op, opts, sk, gen, total)
+    if run is None:
+        run = _run(op, opts, sk, gen, total, need_norm)
+    basis, U, s, Vh, s_np, k, total = run
+    res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
+    if not report:
+        return res
+    if used == "mixed":  # Σ s_i² from float32 products cannot resolve a small error: measure it in full
+        total = total if total is not None else op.fro_sq()
+        assert total is not None
+        err_sq = _residual_fro_sq(op, res, total)
+    else:
+        err_sq = None
+    rep = _report(op, A, res, s_np, k, total, basis, sk, opts, time.perf_counter() - t0, gen, used, err_sq)
+    return res, rep
+
+
+Run = tuple[_Basis, Array, Array, Array, np.ndarray, int, "float | None"]
+
+
+def _run(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, total: float | None,
+         need_norm: bool) -> Run:
+    """The basis, its SVD (U, s, Vh in the work dtype; s also as float64 NumPy), the rank and ‖A‖_F²."""
     m, n = op.shape
     if "rank" in opts:
         k = opts["rank"]
@@ -393,20 +437,65 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         eps = float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)
         tol_eff = math.sqrt(max(opts["tol"] ** 2 - 10 * eps, 0.25 * opts["tol"] ** 2))
         k = select_rank(s_np, tol=tol_eff, total=total) or s_np.size
-    res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
-    if not report:
-        return res
-    rep = _report(op, A, res, s_np, k, total, basis, sk, opts, time.perf_counter() - t0, gen)
-    return res, rep
+    return basis, U, s, Vh, s_np, k, total
+
+
+def _mixed(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, total: float | None
+           ) -> tuple[Run | None, str]:
+    """The run on A rounded to float32, or None (and why) where that would lose accuracy.
+
+    Kept when σ̃_{k+1} ≥ MIXED_MIN_GAP·σ̃_1 at a rank (float32 rounding of A, u·‖A‖, then
+    stays far below the optimal error ‖A − A_k‖_F ≥ σ_{k+1}), or when ``tol`` is above
+    float32's indicator floor; refused for single-precision input (nothing to gain), for
+    input other than dense or Dask arrays, and when A's entries leave float32's range.
+    """
+    low = single_precision(op)
+    if low is None:
+        return None, "full (mixed: the input is not a double-precision dense or Dask array)"
+    if "tol" in opts and opts["tol"] < 10 * math.sqrt(float(np.finfo(np.float32).eps)):
+        return None, f"full (mixed: tol = {opts['tol']:g} is below float32's floor 10·sqrt(eps) = 3.5e-03)"
+    try:
+        run = _run(low, opts, sk, gen, total, False)
+    except InputError:  # entries beyond float32's range became ±Inf; the full run reports real NaN/Inf
+        return None, "full (mixed: A's entries overflow float32)"
+    s_np, k = run[4], run[5]
+    s1 = float(s_np[0]) if s_np.size else 0.0
+    if not math.isfinite(s1) or s1 < MIXED_MIN_SCALE:
+        return None, f"full (mixed: σ̃_1 = {s1:.3g} is outside float32's safe range)"
+    if "rank" in opts:
+        gap = float(s_np[k]) / s1 if s_np.size > k else 0.0
+        if gap < MIXED_MIN_GAP:
+            return None, f"full (mixed: σ̃_(k+1)/σ̃_1 = {gap:.2g} < {MIXED_MIN_GAP:g})"
+    return run, "mixed"
+
+
+def _residual_fro_sq(op: Operator, res: SVDResult, total: float) -> float:
+    """‖A − U diag(s) Vh‖_F² in A's precision, with one product Aᴴ U (U, Vh need not be orthonormal).
+
+    = ‖A‖_F² − 2 Re Σ_i s_i (Vh Aᴴ U)_ii + Σ_ij s_i (UᴴU)_ij s_j (Vh Vhᴴ)_ji.
+    """
+    U, S, Vh = res
+    xp = _array.namespace(U)
+    AhU = _dense_result(op.rmatmat(cast(U, op.dtype)))
+    S = xp.astype(S, U.dtype)
+    cross = xp.real(xp.sum(S * xp.sum(xp.matrix_transpose(AhU) * Vh, axis=1)))
+    gu, gv = H(U) @ U, Vh @ H(Vh)
+    norm_sq = xp.real(xp.sum((S[:, None] * gu * S[None, :]) * xp.matrix_transpose(gv)))
+    return max(total - 2.0 * _array.to_float(cross) + _array.to_float(norm_sq), 0.0)
 
 
 def _report(op: Operator, A: Any, res: SVDResult, s: np.ndarray, k: int, total: float | None, basis: _Basis,
-            sketch: str, opts: dict[str, Any], seconds: float, gen: np.random.Generator) -> ApproxReport:
+            sketch: str, opts: dict[str, Any], seconds: float, gen: np.random.Generator, precision: str,
+            err_sq: float | None) -> ApproxReport:
     m, n = op.shape
     options = {**basis.info, "passes": basis.passes, "sketch": sketch, "oversample": opts["oversample"],
-               **({"input": op.kind} if op.streamed else {})}
+               **({"input": op.kind} if op.streamed else {}),
+               **({"precision": precision} if opts["precision"] != "full" else {})}
     kept = float(np.sum(s[:k] ** 2))
-    if total is not None:
+    if err_sq is not None and total is not None:
+        fro, exact = math.sqrt(err_sq), True
+        norm_fro = math.sqrt(total)
+    elif total is not None:
         fro, exact = math.sqrt(max(total - kept, 0.0)), True
         norm_fro = math.sqrt(total)
     else:
