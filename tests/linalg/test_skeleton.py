@@ -306,3 +306,18 @@ def test_cuda_stays_on_device() -> None:
         assert res.proj.device == T.device and res.reconstruct(T).device == T.device
     c = cur(T, 10, core="optimal", rng=0)
     assert c.C.device == c.U.device == c.R.device == T.device
+
+
+def test_tolerance_sketch_growth_aims_at_the_fitted_rank() -> None:
+    from rankwise.linalg.skeleton import _grow
+
+    k = np.arange(1, 55)
+    target = 1e-8
+    expo = 0.81**k  # squared errors of a 0.9^i spectrum: the target is met at k ≈ 87
+    extra = _grow(expo, target, 64, 10, 3000)
+    assert 64 + extra == pytest.approx(1.15 * np.log(target) / np.log(0.81) + 10, abs=2)
+    power = 1.0 / k  # a 1/(i+1) spectrum's tail: the power law fits better and asks for more rows
+    assert _grow(power, 1e-3, 64, 10, 3000) == 3 * 64  # capped at three times the sketch
+    assert _grow(np.full(54, 0.5), 1e-3, 64, 10, 3000) == 64  # a flat curve: doubling
+    assert _grow(expo, target, 64, 10, 100) == 36  # never beyond min(m, n)
+    assert _grow(np.linspace(1.0, 1e-300, 54), 1e-310, 64, 10, 3000) >= 1
