@@ -94,6 +94,19 @@ def one_line_error(code: int, err: str) -> str:
     return lines[0]
 
 
+def test_mixed_precision_option() -> None:
+    code, out, _ = run("approx", "--method", "rsvd", "--rank", "10", "--precision", "mixed", "--json")
+    assert code == 0, out
+    (rep,) = json.loads(out)
+    assert rep["options"]["precision"] == "mixed" and rep["fro_ratio"] == pytest.approx(1.0, abs=1e-6)
+    code, out, _ = run("approx", "--method", "auto", "--rank", "10", "--precision", "mixed", "--json")
+    assert code == 0 and json.loads(out)[0]["method"] == "svd"  # small: exact, in A's precision
+    for args, msg in ((("--method", "svd", "--precision", "mixed"), "--precision mixed works with --method rsvd"),
+                      (("--method", "rsvd", "--precision", "half"), "unknown --precision 'half'; valid: full, mixed")):
+        code, _, err = run("approx", *args)
+        assert msg in one_line_error(code, err)
+
+
 def test_failures_are_one_line_with_status_2(tmp_path: Path) -> None:
     A, _ = matrix(10, 8)
     np.save(tmp_path / "a.npy", A)

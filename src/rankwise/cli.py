@@ -315,6 +315,9 @@ def approx(
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Address of a running Dask scheduler (tcp://host:port); implies --engine dask. "
                             "Default: Dask's threads in this process.")] = None,
+    precision: Annotated[str, typer.Option(
+        "--precision", help="full, or mixed: with --method rsvd/auto on float64 input, run the passes in "
+                            "float32 where that cannot cost accuracy (checked; else full).")] = "full",
 ) -> None:
     """Approximate a matrix by a low-rank one and report the error against the optimum.
 
@@ -325,19 +328,26 @@ def approx(
     """
     if key is not None and all_2d:
         raise ValueError("give at most one of --key and --all")
+    _checks.choice(precision, ("full", "mixed"), func="approx", name="--precision")
+    if precision != "full" and (method not in ("rsvd", "auto") or passes is not None):
+        raise ValueError(f"--precision {precision} works with --method rsvd or auto (not {method}"
+                         f"{', --passes 1' if passes is not None else ''})")
+    options = {"precision": precision} if precision != "full" else {}
     on_dask = _use_dask(input, "dask" if scheduler is not None else engine, "rsvd" if passes else method)
     if on_dask:
         _checks.integer(chunks, func="approx", name="--chunks", lo=1)
         with _dask_session(scheduler):
-            _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, chunks)
+            _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, chunks,
+                    options)
         return
-    _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, None)
+    _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, None, options)
 
 
 def _approx(input: Path | None, rank: int | None, tol: float | None, energy: float | None, method: str,
             output: Path | None, plot: Path | None, seed: int, key: str | None, all_2d: bool, as_json: bool,
-            passes: int | None, dask_chunks: int | None) -> None:
-    """Body of ``approx`` (``dask_chunks``: read INPUT through Dask in chunks of this many rows)."""
+            passes: int | None, dask_chunks: int | None, options: dict[str, Any] | None = None) -> None:
+    """Body of ``approx`` (``dask_chunks``: read INPUT through Dask in chunks of this many rows;
+    ``options``: passed to the method)."""
     if passes is not None:
         _streamed(input, rank, tol, energy, passes, seed, output, as_json, dask_chunks)
         return
@@ -363,7 +373,8 @@ def _approx(input: Path | None, rank: int | None, tol: float | None, energy: flo
     rows: list[tuple[NamedMatrix, Approximation]] = []
     for nm in matrices:
         A = nm.array if spec.accepts_sparse and hasattr(nm.array, "tocsr") else _densify(nm.array)
-        ap = approximate(A, method=method, rank=rank, tol=tol, energy=energy, rng=seed, spectrum=reference)
+        ap = approximate(A, method=method, rank=rank, tol=tol, energy=energy, rng=seed, spectrum=reference,
+                         **(options or {}))
         if ap.spectrum is None and (plot is not None or ap.report.optimal_fro_error is None):
             ref = _reference_spectrum(nm.array)
             ap = ap if ref is None else with_reference(ap, ref)
