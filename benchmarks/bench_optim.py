@@ -9,7 +9,8 @@ Each tool runs in its own process with the harness's thread count, a warm-up and
 steps; the table gives the median time per step, steps per second and the speed ratio
 (the tool's time over rankwise-on-NumPy's for the same optimiser, so > 1 means rankwise is faster).
 
-Run: ``python -m benchmarks.run optim [--quick]``.
+Run: ``python -m benchmarks.run optim [--quick]``; ``python -m benchmarks.bench_optim --interleaved``
+times every tool in one process, taking turns round by round (steadier ratios on a noisy machine).
 """
 
 from __future__ import annotations
@@ -101,6 +102,30 @@ def _worker(tool: str, opt: str, n: int, steps: int, repeats: int) -> None:
     print(json.dumps({"seconds": statistics.median(times)}))
 
 
+def interleaved(opt: str, n: int = 10**6, rounds: int = 15, steps: int = 30) -> dict[str, float]:
+    """Median seconds per step of every tool in *one* process, the tools taking turns round by round.
+
+    On a loaded or virtualised machine the separate-process timings drift by ±20 % between
+    runs; taking turns exposes every tool to the same drift, so their ratios are steadier.
+    """
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
+    fns = {tool: (_torch_step(opt, n, adapter=tool.endswith("torch_optimizer"))
+                  if tool.startswith("torch.optim") or tool.endswith("torch_optimizer")
+                  else _rankwise_step(opt, n, "torch" in tool)) for tool in TOOLS}
+    times: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+    for _ in range(rounds):
+        for tool, step in fns.items():
+            for _ in range(3):
+                step()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times[tool].append((time.perf_counter() - t0) / steps)
+    return {tool: statistics.median(t) for tool, t in times.items()}
+
+
 def _run(tool: str, opt: str, n: int, steps: int, repeats: int) -> dict[str, Any]:
     return run_json(["-m", "benchmarks.bench_optim", "--worker", tool, opt, str(n), str(steps), str(repeats)])
 
@@ -133,7 +158,11 @@ def main(quick: bool = False, repeats: int = 3) -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+    if len(sys.argv) > 1 and sys.argv[1] == "--interleaved":
+        for opt_ in OPTIMISERS:
+            medians = interleaved(opt_)
+            print(table(opt_, 10**6, [(t, {"seconds": v}) for t, v in medians.items()]) + "\n", flush=True)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _, _, tool_, opt_, n_, steps_, repeats_ = sys.argv
         _worker(tool_, opt_, int(n_), int(steps_), int(repeats_))
     else:
