@@ -257,3 +257,13 @@ def test_worker_killed_mid_run_is_retried(cluster: object, mat: tuple[np.ndarray
     client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]
     assert len(set(client.run(os.getpid).values()) - set(pids.values())) == 1  # type: ignore[attr-defined]
     _same_svd(rsvd(A, 10, rng=11), out["res"], 1e-10)  # type: ignore[arg-type]
+
+
+def test_mixed_precision_tolerance_on_dask_reports_the_true_error(mat: tuple[np.ndarray, np.ndarray]) -> None:
+    A, _ = mat
+    got, rep = rsvd(da.from_array(A, chunks=(128, 240)), tol=1e-2, rng=2, precision="mixed", report=True)
+    assert rep.options["precision"] == "mixed"
+    true = np.linalg.norm(A - (got.U * got.S) @ got.Vh)
+    assert true <= 1e-2 * np.linalg.norm(A)
+    assert rep.fro_error == pytest.approx(true, rel=1e-6)
+    assert rep.norm_fro == pytest.approx(np.linalg.norm(A), rel=1e-12)  # ‖A‖_F, not the float32 copy's

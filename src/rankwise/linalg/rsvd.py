@@ -385,19 +385,19 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     gen = as_generator(rng, func=func)
     krylov = "rank" in opts and opts["method"] in ("auto", "krylov")
     need_norm = report or not krylov  # Krylov at a rank without a report needs no ‖A‖_F: NaN/Inf show in AΩ
-    total = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
+    total0 = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
     sk = resolve_sketch(op, opts["sketch"])
     run, used = None, "full"
     if opts["precision"] == "mixed":
-        run, used = _mixed(op, opts, sk, gen, total)
+        run, used = _mixed(op, opts, sk, gen, total0)
     if run is None:
-        run = _run(op, opts, sk, gen, total, need_norm)
+        run = _run(op, opts, sk, gen, total0, need_norm)
     basis, U, s, Vh, s_np, k, total = run
     res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
     if not report:
         return res
     if used == "mixed":  # Σ s_i² from float32 products cannot resolve a small error: measure it in full
-        total = total if total is not None else op.fro_sq()
+        total = total0 if total0 is not None else op.fro_sq()  # ‖A‖_F², not the rounded copy's
         assert total is not None
         err_sq = _residual_fro_sq(op, res, total)
     else:

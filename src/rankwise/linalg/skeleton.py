@@ -30,7 +30,7 @@ SELECTS = ("id", "leverage", "uniform")
 CORES = ("optimal", "pinv")
 AUTO_QR_MAX_DIM = 256  # "auto": the deterministic pivoted QR when min(m, n) is at most this
 DEFAULT_OVERSAMPLE = 10  # the least oversampling of the randomized ID's sketch
-TOL_BLOCK = 64  # first sketch size in tolerance mode (doubled until the tolerance is met)
+TOL_BLOCK = 64  # first sketch size in tolerance mode (grown by _grow until the tolerance is met)
 RESIDUAL_BLOCK_BYTES = 32 * 2**20  # CUR's residual is formed in row blocks of at most this size
 
 
@@ -265,8 +265,8 @@ def _qr_id(M: np.ndarray, k: int | None, tol: float | None) -> tuple[np.ndarray,
 def _cholesky_qr2(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """C = QR by Cholesky-QR2 (Yamamoto et al. 2015), or None where it is not safe.
 
-    Two rounds of G = CᴴC = RᴴR, Q = CR⁻¹: all BLAS-3, 3–5× faster than a Householder QR of
-    a tall-skinny C on this workload, and orthogonal to rounding when κ(C) ≲ ε^{-1/2}; None
+    Two rounds of G = CᴴC = RᴴR, Q = CR⁻¹: all BLAS-3, 1.4–4× faster than a Householder QR of
+    the 4000 × 50…160 skeletons measured, and orthogonal to rounding when κ(C) ≲ ε^{-1/2}; None
     (the caller falls back to Householder) when the first Cholesky fails or its diagonal
     spans more than 1e7, a cheap lower bound on κ(C).
     """
@@ -338,7 +338,7 @@ def _randomized_id(op: Operator, cols: Any, k: int | None, tol: float | None, to
                    p: int, q: int, gen: np.random.Generator) -> _ID:
     """Pick the skeleton from the pivoted QR of a sketch Y = ZᴴA, then fit the coefficients on A itself.
 
-    At a tolerance the sketch grows (doubling) until some k <= rows − p meets it exactly.
+    At a tolerance the sketch grows (by :func:`_grow`) until some k <= rows − p meets it exactly.
     """
     m, n = op.shape
     lim = min(m, n)
@@ -486,8 +486,9 @@ def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, 
     or after q power steps an orthonormal basis of A(AᴴA)^{q−1}AᴴG: 2q + 1 products), which
     costs O(k²n) instead of O(mn·min(m, n)). The coefficients are then fitted on A itself,
     Z = R_C⁻¹QᴴA from C = A[:, J] = QR_C (one more product): the best Z for the chosen columns,
-    with the exact error ‖A‖_F² − ‖QᴴA‖_F². At a tolerance the sketch doubles until that
-    exact error meets it. Equivalent peer: ``scipy.linalg.interpolative.interp_decomp``.
+    with the exact error ‖A‖_F² − ‖QᴴA‖_F². At a tolerance the sketch grows until that
+    exact error meets it, each time to where the error curve fitted so far meets the target.
+    Equivalent peer: ``scipy.linalg.interpolative.interp_decomp``.
 
     References
     ----------
