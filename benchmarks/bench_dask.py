@@ -93,7 +93,8 @@ def _run_tool(tool: str, path: str, k: int, q: int, chunks: int) -> tuple[Any, .
     runner, extra = TOOLS[tool]
     if runner.startswith("rankwise"):
         precision = "mixed" if runner == "rankwise-mixed" else "full"
-        return tuple(rsvd(D, k, power_iters=q + extra, oversample=10, rng=0, precision=precision))
+        res = rsvd(D, k, power_iters=q + extra, oversample=10, rng=0, precision=precision)
+        return tuple(np.asarray(x) for x in res)  # U is a Dask array: computed here, inside the timing
     import dask.array as da
 
     u, s, v = da.linalg.svd_compressed(D, k, n_power_iter=q + extra, n_oversamples=10, seed=0,
@@ -108,7 +109,7 @@ def worker(tool: str, path: str, k: int, q: int, chunks: int, engine: str, repea
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=50)
+                               dashboard_address=":0", silence_logs=50)
         client = Client(cluster)
     else:
         import dask

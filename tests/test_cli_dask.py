@@ -84,7 +84,7 @@ def test_scheduler_address(npy: tuple[Path, np.ndarray, np.ndarray]) -> None:
     distributed = pytest.importorskip("distributed")
     path, A, _ = npy
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50) as lc:
+                                  dashboard_address=":0", silence_logs=50) as lc:
         code, stdout, err = run("approx", str(path), "--scheduler", lc.scheduler_address, "-m", "rsvd", "-k", "6",
                                 "--json", "--seed", "1")
     assert code == 0, err

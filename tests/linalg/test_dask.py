@@ -27,8 +27,14 @@ def mat() -> tuple[np.ndarray, np.ndarray]:
     return low_rank_matrix(900, 240, 0.9 ** np.arange(240), rng=3)
 
 
+def _host(res: rankwise.SVDResult) -> rankwise.SVDResult:
+    """The factors as NumPy arrays (U of a Dask input is a Dask array)."""
+    return rankwise.SVDResult(*(np.asarray(x) for x in res))
+
+
 def _same_svd(a: rankwise.SVDResult, b: rankwise.SVDResult, tol: float) -> None:
     """Equal to rounding, up to the sign of each singular pair."""
+    a, b = _host(a), _host(b)
     np.testing.assert_allclose(a.S, b.S, rtol=tol, atol=tol * float(a.S[0]))
     signs = np.sign(np.sum(a.U * b.U, axis=0))
     np.testing.assert_allclose(a.U, b.U * signs, atol=tol * 100)
@@ -42,7 +48,9 @@ def test_rsvd_rank_equals_in_memory(mat: tuple[np.ndarray, np.ndarray], chunks: 
     A = mat[0].astype(dtype)
     ref, rep_ref = rsvd(A, 15, rng=7, report=True)
     got, rep = rsvd(da.from_array(A, chunks=chunks), 15, rng=7, report=True)
-    assert isinstance(got.U, np.ndarray) and got.U.dtype == dtype
+    D = da.from_array(A, chunks=chunks)
+    assert isinstance(got.U, da.Array) and got.U.dtype == dtype and got.U.chunks[0] == D.chunks[0]
+    assert isinstance(got.S, np.ndarray) and isinstance(got.Vh, np.ndarray)
     _same_svd(ref, got, 1e-10 if dtype == np.float64 else 2e-5)
     assert rep.fro_error == pytest.approx(rep_ref.fro_error, rel=1e-6 if dtype == np.float64 else 1e-3)
     assert rep.options["file_reads"] == 3  # q + 1 fused passes over the chunks instead of 5
@@ -58,7 +66,7 @@ def test_mixed_precision_on_dask_matches_in_memory_and_reads_as_often(mat: tuple
     assert rep.options["precision"] == rep_ref.options["precision"] == "mixed"
     assert got.U.dtype == np.float64
     _same_svd(ref, got, 2e-5)  # both ran on A rounded to float32: equal to float32 rounding
-    true = np.linalg.norm(A - (got.U * got.S) @ got.Vh)
+    true = np.linalg.norm(A - (np.asarray(got.U) * got.S) @ got.Vh)
     assert rep.fro_error == pytest.approx(true, rel=1e-6)
     assert true <= (1 + 1e-4) * np.linalg.norm(A - (ref.U * ref.S) @ ref.Vh)
     # 3 fused float32 passes, then ‖A‖_F² and Aᴴ U in float64 for the report's exact error
@@ -71,7 +79,7 @@ def test_rsvd_tolerance_equals_in_memory(mat: tuple[np.ndarray, np.ndarray]) -> 
     got, rep = rsvd(da.from_array(A, chunks=(128, 240)), tol=1e-2, rng=2, report=True)
     assert rep.rank == rep_ref.rank
     _same_svd(ref, got, 1e-9)
-    assert np.linalg.norm(A - (got.U * got.S) @ got.Vh) <= 1e-2 * np.linalg.norm(A)
+    assert np.linalg.norm(A - (np.asarray(got.U) * got.S) @ got.Vh) <= 1e-2 * np.linalg.norm(A)
 
 
 def test_integer_dask_input_is_computed_in_float64() -> None:
@@ -212,7 +220,7 @@ def test_open_dask_npy_and_zarr(tmp_path: Path) -> None:
 def cluster() -> object:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50) as lc, distributed.Client(lc) as client:
+                                  dashboard_address=":0", silence_logs=50) as lc, distributed.Client(lc) as client:
         yield client
 
 
@@ -263,7 +271,7 @@ def test_mixed_precision_tolerance_on_dask_reports_the_true_error(mat: tuple[np.
     A, _ = mat
     got, rep = rsvd(da.from_array(A, chunks=(128, 240)), tol=1e-2, rng=2, precision="mixed", report=True)
     assert rep.options["precision"] == "mixed"
-    true = np.linalg.norm(A - (got.U * got.S) @ got.Vh)
+    true = np.linalg.norm(A - (np.asarray(got.U) * got.S) @ got.Vh)
     assert true <= 1e-2 * np.linalg.norm(A)
     assert rep.fro_error == pytest.approx(true, rel=1e-6)
     assert rep.norm_fro == pytest.approx(np.linalg.norm(A), rel=1e-12)  # ‖A‖_F, not the float32 copy's

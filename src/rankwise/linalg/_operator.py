@@ -129,6 +129,8 @@ class Operator:
     kind: str
     streamed: bool = False  # True when every product is a read of the data (disk, Dask)
     source: Any = None  # the wrapped input where it is not ``like`` (a Dask array)
+    # (A X kept where it was computed, as a Dask array, and Aᴴ A X or None): row-chunked Dask input only
+    keep: Callable[[Array, bool], tuple[Any, Array | None]] | None = None
 
     @property
     def xp(self) -> Any:
@@ -354,13 +356,28 @@ def _dask(A: Any) -> Operator:
         assert Z is not None
         return Y, Z
 
+    def kept_pass(X: Array, adjoint: bool) -> tuple[Any, Array | None]:
+        """As ``rows_pass``, but A X stays where its chunks were computed (persisted: on the workers)."""
+        da = sys.modules["dask.array"]
+        want = "fro" not in norm
+        X = np.asarray(X)
+        Xd = delayed(X, pure=True)
+        parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
+        total, *Y = dask.persist(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
+        Z, fro = dask.compute(total)[0]  # already in memory; a plain tuple when there is one chunk
+        keep(fro, want)
+        dt = np.result_type(A.dtype, X.dtype)
+        Yd = da.concatenate([da.from_delayed(y, (int(edges[i + 1] - edges[i]), X.shape[1]), dtype=dt)
+                             for i, y in enumerate(Y)], axis=0)
+        return Yd, (np.asarray(Z) if adjoint else None)
+
     def fro() -> float:
         if "fro" not in norm:
             norm["fro"] = float(dask.compute(tree_sum([delayed(_fro_sq_chunk)(b) for b in blocks]))[0])
         return norm["fro"]
 
     return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",
-                    streamed=True, source=A)
+                    streamed=True, source=A, keep=None if by_cols else kept_pass)
 
 
 def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:

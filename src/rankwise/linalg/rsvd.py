@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any, Literal, NamedTuple, overload
 
@@ -13,7 +14,7 @@ from .._array import Array
 from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked, raise_nonfinite, single_precision
+from ._operator import Operator, as_operator, fro_sq_checked, is_dask, raise_nonfinite, single_precision
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -68,7 +69,9 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) ->
     T = V / xp.astype(xp.sqrt(lam), wd)[None, :]
     Zraw = None
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite A is reported by _check_sketch
-        if op.streamed:
+        if op.keep is not None:
+            Y, Zraw = op.keep(Omega, True)
+        elif op.streamed:
             Y, Zraw = op.fused(Omega)
         else:
             Y = _dense_result(op.matmat(Omega))
@@ -79,7 +82,8 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) ->
 
 
 def _check_sketch(op: Operator, Y: Array) -> None:
-    """A Gaussian sketch AΩ is finite exactly when A is (a NaN or ±Inf entry spreads into its row).
+    """A Gaussian sketch AΩ is finite exactly when A is (a NaN or ±Inf entry spreads into its row,
+    and from there into every entry of Aᴴ(AΩ)).
 
     This replaces a separate pass over A when ‖A‖_F is not needed; the usual message,
     with the counts, comes from the full check, made only once something is wrong.
@@ -96,11 +100,12 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
 
     Every block's product A Z_j is kept, so the Rayleigh–Ritz projection A W Wᴴ needs no
     extra pass: 2q + 1 products in all (q + 1 reads for streamed input, whose Aᴴ(A Z_j) is
-    fused with A Z_j).
+    fused with A Z_j). Row-chunked Dask input keeps each A Z_j on the workers (``op.keep``):
+    only n-sized blocks reach the client, and Y is a Dask array.
     """
     xp = op.xp
     W0, Y0, Zraw = _first_block(op, l, sketch, gen)
-    _check_sketch(op, Y0)
+    _check_sketch(op, Y0 if Zraw is None or op.keep is None else Zraw)  # kept: Aᴴ(AΩ), already here
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
     passes = 2 if Zraw is not None else 1  # products with A or Aᴴ
@@ -113,16 +118,19 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
         Zraw = None
         if Z.shape[1] == 0:  # the Krylov space is invariant: A W Wᴴ = A already
             break
-        if op.streamed and j < q - 1:
+        fuse = op.streamed and j < q - 1
+        if op.keep is not None:
+            Y, Zraw = op.keep(cast(Z, op.dtype), fuse)
+        elif fuse:
             Y, Zraw = op.fused(cast(Z, op.dtype))
-            passes += 2
         else:
             Y = _dense_result(op.matmat(cast(Z, op.dtype)))
-            passes += 1
+        passes += 2 if fuse else 1
         reads += 1
         Ws.append(Z)
         Ys.append(cast(Y, wd))
-    W, Y = xp.concat(Ws, axis=1), xp.concat(Ys, axis=1)
+    W = xp.concat(Ws, axis=1)
+    Y = sys.modules["dask.array"].concatenate(Ys, axis=1) if op.keep is not None else xp.concat(Ys, axis=1)
     info = {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l, "krylov_dim": int(W.shape[1]),
             "normalizer": "svqb", **({"file_reads": reads} if op.streamed else {})}
     return _Basis(Y, None, W, passes, info)
@@ -203,6 +211,8 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
     nothing that matters; otherwise, and always in tolerance mode, Y is orthonormalised first.
     ``s`` may hold more values than U and Vh have columns (at least σ̃_{k+1} when the basis has it).
     """
+    if basis.middle is None and is_dask(basis.left):
+        return _svd_of_kept_basis(basis, k)
     xp = _array.namespace(basis.left)
     if basis.middle is None:
         assert basis.right is not None
@@ -229,6 +239,24 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
     P, T = orthonormalize(H(basis.middle), want_r=True)
     Ut, s, Vth = xp.linalg.svd(H(T), full_matrices=False)
     return basis.left @ Ut, s, Vth @ H(P)
+
+
+def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Array]:
+    """:func:`_svd_of_basis` for Y = A W kept on Dask workers: U = Y V_k Λ_k^{-1/2} stays a Dask array.
+
+    YᴴY is summed over the row chunks where they lie (an L × L result); when the Gram route
+    would need its SVQB repair (λ_k ≤ 1e-6·λ_1) or cannot be used, Y is gathered instead.
+    """
+    Y, W = basis.left, basis.right
+    assert W is not None
+    if k is not None:
+        lam, V = np.linalg.eigh(np.asarray((Y.conj().T @ Y).compute()))
+        lam, V = lam[::-1], V[:, ::-1]
+        if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:
+            s = np.sqrt(np.concatenate([lam[:k], np.clip(lam[k:k + 1], 0.0, None)]))
+            M = V[:, :k] / s[None, :k]
+            return Y @ M.astype(Y.dtype), s, H(W @ V[:, :k])
+    return _svd_of_basis(basis._replace(left=np.asarray(Y.compute())), k)
 
 
 def _complete(X: Array, k: int, gen: np.random.Generator) -> Array:
@@ -304,7 +332,9 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     ----------
     A : array (m, n), scipy.sparse matrix, LinearOperator or :class:`~rankwise.linalg.NpyMatrix`
         Dense arrays may be NumPy, torch (CPU or CUDA: nothing leaves the device) or any
-        array-API library; sparse, operator and file inputs give NumPy factors.
+        array-API library; sparse, operator and file inputs give NumPy factors; a Dask array
+        gives a Dask U (chunked by A's rows; at a rank computed from the products kept on
+        the workers, so m-sized data never reaches the client) and NumPy S, Vh.
     rank : int, optional
         Target rank k, 1 <= k <= min(m, n).
     tol : float, optional
@@ -394,6 +424,8 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         run = _run(op, opts, sk, gen, total0, need_norm)
     basis, U, s, Vh, s_np, k, total = run
     res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
+    if op.kind == "dask" and not is_dask(res.U):  # gathered (tolerance mode, column chunks): U by A's rows
+        res = res._replace(U=sys.modules["dask.array"].from_array(res.U, chunks=(op.source.chunks[0], -1)))
     if not report:
         return res
     if used == "mixed":  # Σ s_i² from float32 products cannot resolve a small error: measure it in full
@@ -475,6 +507,7 @@ def _residual_fro_sq(op: Operator, res: SVDResult, total: float) -> float:
     = ‖A‖_F² − 2 Re Σ_i s_i (Vh Aᴴ U)_ii + Σ_ij s_i (UᴴU)_ij s_j (Vh Vhᴴ)_ji.
     """
     U, S, Vh = res
+    U = np.asarray(U.compute()) if is_dask(U) else U  # m × k: the client holds it for this check
     xp = _array.namespace(U)
     AhU = _dense_result(op.rmatmat(cast(U, op.dtype)))
     S = xp.astype(S, U.dtype)
