@@ -155,3 +155,12 @@ def test_console_script_runs() -> None:
     res = subprocess.run([sys.executable, "-m", "rankwise", "--version"], capture_output=True, text=True,
                          check=False)
     assert res.returncode == 0 and res.stdout.startswith("rankwise ")
+
+
+def test_auto_checks_precision_before_taking_the_exact_path() -> None:
+    import rankwise
+
+    A = np.random.default_rng(0).standard_normal((50, 40))
+    assert rankwise.approximate(A, method="auto", rank=5, precision="mixed").report.method == "svd"
+    with pytest.raises(ValueError, match=r"^approximate: unknown precision 'half'; valid: full, mixed$"):
+        rankwise.approximate(A, method="auto", rank=5, precision="half")

@@ -250,7 +250,8 @@ def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Arra
     Y, W = basis.left, basis.right
     assert W is not None
     if k is not None:
-        lam, V = np.linalg.eigh(np.asarray((Y.conj().T @ Y).compute()))
+        Yh = Y.conj().T if Y.dtype.kind == "c" else Y.T  # .conj() would copy every real chunk
+        lam, V = np.linalg.eigh(np.asarray((Yh @ Y).compute()))
         lam, V = lam[::-1], V[:, ::-1]
         if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:
             s = np.sqrt(np.concatenate([lam[:k], np.clip(lam[k:k + 1], 0.0, None)]))
