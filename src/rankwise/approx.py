@@ -103,9 +103,10 @@ def _auto(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng:
     m, n = getattr(A, "shape", (0, 0))[-2:] if hasattr(A, "shape") else (0, 0)
     dense = not (hasattr(A, "tocsr") or hasattr(A, "matmat") or hasattr(A, "blocks"))
     small = dense and m * n <= AUTO_EXACT_MAX_ENTRIES
-    if small and "precision" in options:  # the exact SVD always runs in A's precision
-        _checks.choice(options["precision"], ("full", "mixed"), func="approximate", name="precision")
-        options = {k: v for k, v in options.items() if k != "precision"}
+    if small:
+        if "precision" in options:  # the exact SVD always runs in A's precision
+            _checks.choice(options["precision"], ("full", "mixed"), func="approximate", name="precision")
+            options = {k: v for k, v in options.items() if k != "precision"}
         return _exact_svd(A, rank=rank, tol=tol, energy=energy, rng=rng, **options)
     return _randomized_svd(A, rank=rank, tol=tol, energy=energy, rng=rng, **options)
 
