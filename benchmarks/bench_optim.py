@@ -3,11 +3,15 @@
 The problem is the same for every tool: a separable quadratic over n float32 parameters,
 ∇f(x) = d ⊙ (x − c), so one step is the gradient (two passes) plus the optimiser's update.
 rankwise runs on NumPy arrays and on torch tensors (the same code through the array-API
-namespace) and through ``rankwise.optim.torch_optimizer`` (the transform inside a
-``torch.optim.Optimizer``, updating in place); torch.optim runs its ``foreach`` implementation.
+namespace), once with ``optim.step_inplace`` (parameters and moments updated in place, as
+torch.optim does) and once purely (``update`` then ``apply_updates``: fresh arrays every
+step), and through ``rankwise.optim.torch_optimizer`` (the transform inside a
+``torch.optim.Optimizer``); torch.optim runs its ``foreach`` implementation.
 Each tool runs in its own process with the harness's thread count, a warm-up and ``repeats`` timed runs of ``steps``
-steps; the table gives the median time per step, steps per second and the speed ratio
-(the tool's time over rankwise-on-NumPy's for the same optimiser, so > 1 means rankwise is faster).
+steps, three times with the tools taking turns; the table gives the median time per step, steps per
+second and the speed ratio
+(the tool's time over rankwise's ``step_inplace`` on NumPy for the same optimiser, so > 1 means
+that rankwise row is faster).
 
 Run: ``python -m benchmarks.run optim [--quick]``; ``python -m benchmarks.bench_optim --interleaved``
 times every tool in one process, taking turns round by round (steadier ratios on a noisy machine).
@@ -28,7 +32,8 @@ import numpy as np
 from benchmarks.harness import THREADS, run_json
 
 OPTIMISERS = ("adam", "sgd")
-TOOLS = ("rankwise (numpy)", "rankwise (torch tensors)", "rankwise torch_optimizer", "torch.optim (foreach)")
+TOOLS = ("rankwise step_inplace (numpy)", "rankwise step_inplace (torch tensors)", "rankwise torch_optimizer",
+         "rankwise pure (numpy)", "rankwise pure (torch tensors)", "torch.optim (foreach)")
 
 
 def _problem(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +41,7 @@ def _problem(n: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(0.1, 1.0, n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
 
 
-def _rankwise_step(opt: str, n: int, on_torch: bool) -> Callable[[], None]:
+def _rankwise_step(opt: str, n: int, on_torch: bool, inplace: bool) -> Callable[[], None]:
     from rankwise import optim
 
     d, c = _problem(n)
@@ -52,10 +57,19 @@ def _rankwise_step(opt: str, n: int, on_torch: bool) -> Callable[[], None]:
         x, state = box
         g = x - c
         g *= d
-        u, box[1] = tx.update(g, state, x)
-        box[0] = optim.apply_updates(x, u)
+        if inplace:
+            box[1] = optim.step_inplace(tx, g, state, x)
+        else:
+            u, box[1] = tx.update(g, state, x)
+            box[0] = optim.apply_updates(x, u)
 
     return step
+
+
+def _step(tool: str, opt: str, n: int) -> Callable[[], None]:
+    if tool.startswith("torch.optim") or tool.endswith("torch_optimizer"):
+        return _torch_step(opt, n, adapter=tool.endswith("torch_optimizer"))
+    return _rankwise_step(opt, n, on_torch="torch" in tool, inplace="step_inplace" in tool)
 
 
 def _torch_step(opt: str, n: int, adapter: bool) -> Callable[[], None]:
@@ -87,10 +101,7 @@ def _worker(tool: str, opt: str, n: int, steps: int, repeats: int) -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
-    if tool.startswith("torch.optim") or tool.endswith("torch_optimizer"):
-        step = _torch_step(opt, n, adapter=tool.endswith("torch_optimizer"))
-    else:
-        step = _rankwise_step(opt, n, "torch" in tool)
+    step = _step(tool, opt, n)
     for _ in range(3):
         step()
     times = []
@@ -111,9 +122,7 @@ def interleaved(opt: str, n: int = 10**6, rounds: int = 15, steps: int = 30) -> 
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
-    fns = {tool: (_torch_step(opt, n, adapter=tool.endswith("torch_optimizer"))
-                  if tool.startswith("torch.optim") or tool.endswith("torch_optimizer")
-                  else _rankwise_step(opt, n, "torch" in tool)) for tool in TOOLS}
+    fns = {tool: _step(tool, opt, n) for tool in TOOLS}
     times: dict[str, list[float]] = {tool: [] for tool in TOOLS}
     for _ in range(rounds):
         for tool, step in fns.items():
@@ -145,12 +154,25 @@ def table(opt: str, n: int, rows: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def main(quick: bool = False, repeats: int = 3) -> list[str]:
-    """Run every optimiser through every tool; print and return the tables."""
-    n, steps = (10**5, 20) if quick else (10**6, 100)
+def _median_of_rounds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    times = [r["seconds"] for r in results if "seconds" in r]
+    return {"seconds": statistics.median(times)} if times else results[-1]
+
+
+def main(quick: bool = False, repeats: int = 3, rounds: int = 3) -> list[str]:
+    """Run every optimiser through every tool; print and return the tables.
+
+    Each tool runs ``rounds`` times in a fresh process, the tools taking turns, and the
+    table gives the median over the rounds: the machine's drift reaches every tool alike.
+    """
+    n, steps, rounds = (10**5, 20, 1) if quick else (10**6, 100, rounds)
     out = []
     for opt in OPTIMISERS:
-        rows = [(tool, _run(tool, opt, n, steps, repeats)) for tool in TOOLS]
+        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+        for _ in range(rounds):
+            for tool in TOOLS:
+                runs[tool].append(_run(tool, opt, n, steps, repeats))
+        rows = [(tool, _median_of_rounds(runs[tool])) for tool in TOOLS]
         text = table(opt, n, rows)
         print(text + "\n", flush=True)
         out.append(text)

@@ -109,3 +109,131 @@ def test_fused_torch_adam_matches_the_formula(dtype: str, descend: bool, plain: 
         assert a.dtype == tdt
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=tol, atol=tol * float(b.abs().max()))
     assert (ours[2] < 0).equal(ours[0] > 0) == descend
+
+
+# --------------------------------------------------------------------------- step_inplace
+
+
+def _inplace_steps(tx: optim.Transform, x: Any, grads: list[Any]) -> tuple[list[Any], Any]:
+    x = x.copy() if isinstance(x, np.ndarray) else {k: v.copy() for k, v in x.items()}
+    state, out = tx.init(x), []
+    for g in grads:
+        state = optim.step_inplace(tx, g, state, x)
+        out.append(x.copy() if isinstance(x, np.ndarray) else {k: v.copy() for k, v in x.items()})
+    return out, state
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 1000, _kernels.PARALLEL_MIN + 12345])
+def test_step_inplace_is_bitwise_update_then_apply(name: str, dtype: Any, size: int, rng: np.random.Generator
+                                                   ) -> None:
+    x = rng.standard_normal(size).astype(dtype)
+    grads = [rng.standard_normal(size).astype(dtype) for _ in range(3)]
+    ours, state = _inplace_steps(TRANSFORMS[name](), x, grads)
+    ref = _steps(TRANSFORMS[name](), x, grads)
+    eps = np.finfo(dtype).eps
+    for k, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        assert a.dtype == dtype
+        if name == "sgd":  # BLAS axpy may fuse −η·g into the sum: one rounding per step instead of two
+            np.testing.assert_allclose(a, b, rtol=0, atol=(k + 1) * eps * float(np.max(np.abs(b))))
+        else:
+            np.testing.assert_array_equal(a, b)
+    tx = TRANSFORMS[name]()  # the state, too, is the pure run's
+    pure_state, y = tx.init(x), x
+    for g in grads:
+        u, pure_state = tx.update(g, pure_state, y)
+        y = optim.apply_updates(y, u)
+    for a, b in zip(_leaves(state), _leaves(pure_state), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _leaves(state: Any) -> list[Any]:
+    if isinstance(state, tuple):
+        return [leaf for s in state for leaf in _leaves(s)]
+    return [state]
+
+
+def test_step_inplace_writes_into_params_and_the_state(rng: np.random.Generator) -> None:
+    x = {"w": rng.standard_normal((300, 7)), "b": rng.standard_normal(7)}
+    tx = optim.adam(0.01)
+    state = tx.init(x)
+    ids = {k: (id(x[k]), id(state.mu[k]), id(state.nu[k])) for k in x}
+    g = {k: rng.standard_normal(v.shape) for k, v in x.items()}
+    ref = optim.apply_updates(x, tx.update(g, state, x)[0])
+    new = optim.step_inplace(tx, g, state, x)
+    for k in x:
+        np.testing.assert_array_equal(x[k], ref[k])
+        assert ids[k] == (id(x[k]), id(new.mu[k]), id(new.nu[k]))  # the same arrays, overwritten
+    assert new.step == 1
+
+
+def test_step_inplace_chunking_threads_and_overlap(monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+                                                   ) -> None:
+    shape = (700, 1000)
+    x0, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    tx = optim.adam(0.1)
+    ref = optim.apply_updates(x0, tx.update(g, tx.init(x0), x0)[0])
+    for threads, chunk in ((1, 1 << 19), (2, 1 << 12), (4, 1 << 30)):
+        monkeypatch.setattr(_kernels, "MAX_THREADS", threads)
+        monkeypatch.setattr(_kernels, "CHUNK_BYTES", chunk)
+        x = x0.copy()
+        optim.step_inplace(tx, g, tx.init(x), x)
+        np.testing.assert_array_equal(x, ref)
+    x = x0.copy()  # the gradient is the parameter array itself: the kernel must not read what it wrote
+    ref = optim.apply_updates(x0, tx.update(x0, tx.init(x0), x0)[0])
+    optim.step_inplace(tx, x, tx.init(x), x)
+    np.testing.assert_array_equal(x, ref)
+    xf = np.asfortranarray(x0)  # Fortran order: the generic formula, still in place
+    optim.step_inplace(tx, g, tx.init(xf), xf)
+    np.testing.assert_array_equal(xf, optim.apply_updates(x0, tx.update(g, tx.init(x0), x0)[0]))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "momentum"])
+def test_step_inplace_on_torch_matches_the_pure_run(name: str, rng: np.random.Generator) -> None:
+    torch = pytest.importorskip("torch")
+    x0 = torch.tensor(rng.standard_normal(2000), dtype=torch.float32)
+    grads = [torch.tensor(rng.standard_normal(2000), dtype=torch.float32) for _ in range(4)]
+    p = torch.nn.Parameter(x0.clone())  # requires grad: the step must run under no_grad
+    tx = TRANSFORMS[name]()
+    state, y, pure = tx.init(p.detach()), x0, tx.init(x0)
+    for g in grads:
+        state = optim.step_inplace(tx, g, state, p)
+        u, pure = tx.update(g, pure, y)
+        y = optim.apply_updates(y, u)
+        torch.testing.assert_close(p.detach(), y, rtol=1e-6, atol=1e-6)
+    assert p.requires_grad and p.grad is None
+
+
+def test_step_inplace_bad_input(rng: np.random.Generator) -> None:
+    tx = optim.adam(0.1)
+    x = rng.standard_normal(5)
+    with pytest.raises(TypeError, match="'transform' must be a Transform"):
+        optim.step_inplace(lambda g: g, x, None, x)  # type: ignore[arg-type]
+    ro = x.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="'params' must be writeable; got a read-only array"):
+        optim.step_inplace(tx, x, tx.init(ro), ro)
+    with pytest.raises(ValueError, match=r"'grads' must have the shape of 'params' \(5,\); got \(4,\)"):
+        optim.step_inplace(tx, x[:4], tx.init(x), x)
+    with pytest.raises(ValueError, match=r"'grads' must have one array per parameter array \(2\); got 1"):
+        optim.step_inplace(tx, [x], tx.init([x, x]), [x, x.copy()])
+    with pytest.raises(TypeError, match=r"'params' \(leaf 1\) must be NumPy arrays or torch tensors"):
+        optim.step_inplace(tx, [x, 1.0], tx.init([x, x]), [x, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_axpy_into_is_one_pass_in_place(dtype: Any, rng: np.random.Generator) -> None:
+    p = (rng.standard_normal((300, 40)) + (1j * rng.standard_normal((300, 40)) if dtype in (np.complex64, np.complex128)
+                                            else 0)).astype(dtype)
+    g = p[::-1].copy()
+    exact = p.astype(np.complex128) - 0.37 * g.astype(np.complex128)
+    before = p.__array_interface__["data"][0]
+    assert _kernels.axpy_into(p, g, -0.37)
+    assert p.__array_interface__["data"][0] == before and p.dtype == dtype
+    np.testing.assert_allclose(p, exact, rtol=0, atol=2 * np.finfo(dtype).eps * float(np.max(np.abs(exact))))
+    h = np.zeros(4, dtype=np.float16)  # no BLAS for it, nor for mixed dtypes, strided or read-only p
+    ro = np.zeros(4)
+    ro.flags.writeable = False
+    for args in ((h, h), (np.zeros(4), np.zeros(4, np.float32)), (np.zeros(8)[::2], np.zeros(4)), (ro, np.zeros(4))):
+        assert not _kernels.axpy_into(args[0], args[1], 1.0)

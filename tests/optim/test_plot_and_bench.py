@@ -33,6 +33,6 @@ def test_benchmark_table_format() -> None:
     rows = [(TOOLS[0], {"seconds": 0.002}), (TOOLS[1], {"seconds": 0.001}), (TOOLS[-1], {"failed": "x"})]
     text = table("adam", 10**6, rows)
     assert "| tool | median time per step | steps/s | speed ratio |" in text
-    assert "| rankwise (numpy) | 2.000 ms | 500 | 1.00× |" in text
-    assert "| rankwise (torch tensors) | 1.000 ms | 1,000 | 0.50× |" in text
+    assert "| rankwise step_inplace (numpy) | 2.000 ms | 500 | 1.00× |" in text
+    assert "| rankwise step_inplace (torch tensors) | 1.000 ms | 1,000 | 0.50× |" in text
     assert "| torch.optim (foreach) | — | — | failed: x |" in text

@@ -2,9 +2,11 @@
 
 The transforms are pure: ``u, state = update(g, state, p)``. This adapter keeps one transform
 state per parameter in the optimizer's ``state`` (so ``state_dict`` / ``load_state_dict``,
-device moves and checkpointing work as for any torch optimizer) and applies ``p += u`` in
-place under ``torch.no_grad()``. rankwise's transforms act leaf by leaf, so running one per
-parameter equals running it on the whole parameter tree.
+device moves and checkpointing work as for any torch optimizer) and steps each parameter with
+:func:`rankwise.optim.step_inplace` (``p += u`` under ``torch.no_grad()``, fused with the update
+for SGD and Adam, whose moments are then updated in place as torch.optim does). rankwise's
+transforms act leaf by leaf, so running one per parameter equals running it on the whole
+parameter tree.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 
 from .. import _checks
-from ..optim.transforms import Transform
+from ..optim.transforms import Transform, step_inplace
 
 __all__ = ["TransformOptimizer"]
 
@@ -106,7 +108,5 @@ class TransformOptimizer(torch.optim.Optimizer):
                 template = self._template(p)
                 st = self.state[p]
                 state = _unflatten(template, st["leaves"])[0] if "leaves" in st else template
-                u, state = self.transform.update(p.grad, state, p.detach())
-                p.add_(u)
-                st["leaves"] = _flatten(state)
+                st["leaves"] = _flatten(step_inplace(self.transform, p.grad, state, p))
         return loss

@@ -49,6 +49,7 @@ from .transforms import scale_by_learning_rate as scale_by_learning_rate
 from .transforms import scale_by_rms as scale_by_rms
 from .transforms import scale_by_schedule as scale_by_schedule
 from .transforms import sgd as sgd
+from .transforms import step_inplace as step_inplace
 from .transforms import trace as trace
 
 
@@ -75,5 +76,5 @@ __all__ = [
     "Schedule", "Status", "Stop", "TraceState", "Transform", "adam", "adamw", "add_decayed_weights", "apply_updates",
     "batches", "chain", "constant", "exponential_decay", "inverse_time", "minimize", "momentum", "nesterov",
     "rmsprop", "scale", "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd",
-    "step_decay", "torch_optimizer", "trace", "warmup_cosine",
+    "step_decay", "step_inplace", "torch_optimizer", "trace", "warmup_cosine",
 ]

@@ -7,9 +7,15 @@ place: every call returns new arrays and a new state (a NamedTuple per algorithm
 run can be replayed, compared or rolled back. Parameters may be one array or a dict / list /
 tuple of arrays, of any array-API library (NumPy, torch on any device, …).
 
+Where a training loop has no use for the old values, :func:`step_inplace` does
+``update`` and ``apply_updates`` in one go, writing into the parameters and reusing the
+state's arrays: fewer passes over memory and no fresh arrays. Transforms that carry an
+``inplace`` function (``sgd``, ``scale``, ``scale_by_schedule``, ``adam``, ``scale_by_adam``)
+fuse the two; any other transform is run purely and its update added in place.
+
 Hot paths build each new array once and then work on it in place (``*=``, ``+=``), so an
 Adam step over n parameters makes three fresh arrays and no other temporaries; Adam's and
-RMSprop's leaves are kernels of :mod:`._kernels` (on NumPy: L2-sized chunks shared among a
+RMSprop's leaves are kernels of :mod:`._kernels` (on NumPy: cache-sized chunks shared among a
 few threads, bitwise equal to the plain formula).
 """
 
@@ -17,17 +23,21 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+from contextlib import nullcontext
 from typing import Any, NamedTuple, Protocol
+
+import numpy as np
 
 from .. import _array, _checks
 from . import _kernels
-from ._tree import Tree, tree_map
+from ._tree import Tree, is_leaf, leaves, tree_map
 from .schedules import Schedule, as_schedule
 
 __all__ = [
     "EmptyState", "ScaleByAdamState", "ScaleByRmsState", "ScaleByScheduleState", "TraceState", "Transform",
     "adam", "adamw", "add_decayed_weights", "apply_updates", "chain", "momentum", "nesterov", "rmsprop", "scale",
-    "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd", "trace",
+    "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd", "step_inplace", "trace",
 ]
 
 
@@ -39,11 +49,21 @@ class UpdateFn(Protocol):
     def __call__(self, updates: Tree, state: Any, params: Tree | None = None) -> tuple[Tree, Any]: ...
 
 
+class InplaceFn(Protocol):
+    def __call__(self, updates: Tree, state: Any, params: Tree) -> Any: ...
+
+
 class Transform(NamedTuple):
-    """A gradient transformation: ``init(params) -> state``, ``update(g, state, params) -> (u, state)``."""
+    """A gradient transformation: ``init(params) -> state``, ``update(g, state, params) -> (u, state)``.
+
+    ``inplace``, when given, is ``update`` and ``apply_updates`` fused: ``inplace(g, state,
+    params) -> state`` adds the update to ``params`` in place and may write the new state over
+    the old one's arrays (see :func:`step_inplace`, which is how it is meant to be called).
+    """
 
     init: InitFn
     update: UpdateFn
+    inplace: InplaceFn | None = None
 
 
 class EmptyState(NamedTuple):
@@ -113,7 +133,11 @@ def scale(factor: float) -> Transform:
         del params
         return tree_map(lambda g: g * c, updates), state
 
-    return Transform(_no_state, update)
+    def inplace(updates: Tree, state: Any, params: Tree) -> Any:
+        tree_map(lambda g, p: _add_scaled(p, g, c), updates, params)
+        return state
+
+    return Transform(_no_state, update, inplace)
 
 
 def scale_by_schedule(schedule: Schedule) -> Transform:
@@ -132,7 +156,12 @@ def scale_by_schedule(schedule: Schedule) -> Transform:
         c = float(schedule(state.step))
         return tree_map(lambda g: g * c, updates), ScaleByScheduleState(state.step + 1)
 
-    return Transform(init, update)
+    def inplace(updates: Tree, state: ScaleByScheduleState, params: Tree) -> ScaleByScheduleState:
+        c = float(schedule(state.step))
+        tree_map(lambda g, p: _add_scaled(p, g, c), updates, params)
+        return ScaleByScheduleState(state.step + 1)
+
+    return Transform(init, update, inplace)
 
 
 def scale_by_learning_rate(lr: float | Schedule) -> Transform:
@@ -210,7 +239,16 @@ def _adam_transform(b1: float, b2: float, eps: float, lr: Schedule | None) -> Tr
                         updates, state.mu, state.nu)
         return _part(updates, leaf, 2), ScaleByAdamState(k, _part(updates, leaf, 0), _part(updates, leaf, 1))
 
-    return Transform(_adam_init, update)
+    def inplace(updates: Tree, state: ScaleByAdamState, params: Tree) -> ScaleByAdamState:
+        k = state.step + 1
+        c1, c2 = 1.0 - b1**k, 1.0 - b2**k
+        eta = 1.0 if lr is None else lr(state.step)
+        a, c = c1 * c1 / (c2 * eta * eta), c1 * eps / eta
+        leaf = tree_map(lambda g, m, v, p: _kernels.adam_into(g, m, v, p, 1.0 - b1, 1.0 - b2, a, c, lr is not None),
+                        updates, state.mu, state.nu, params)
+        return ScaleByAdamState(k, _part(updates, leaf, 0), _part(updates, leaf, 1))
+
+    return Transform(_adam_init, update, inplace)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
@@ -283,6 +321,77 @@ def chain(*transforms: Transform) -> Transform:
 def apply_updates(params: Tree, updates: Tree) -> Tree:
     """params + updates, leaf by leaf (new arrays; the inputs are not modified)."""
     return tree_map(lambda p, u: p + u, params, updates)
+
+
+def _add_scaled(p: Any, g: Any, c: float) -> None:
+    """p += c·g in place, in one pass where the library has one (torch ``add_``, BLAS ``axpy``)."""
+    if _array.is_torch(p):
+        p.add_(g, alpha=c)
+    elif not _kernels.axpy_into(p, g, c):
+        p += g * c
+
+
+def _check_inplace(grads: Tree, params: Tree) -> None:
+    func = "step_inplace"
+    gl, pl = leaves(grads), leaves(params)
+    if len(gl) != len(pl):
+        _checks._fail(func, f"'grads' must have one array per parameter array ({len(pl)}); got {len(gl)}")
+    for i, (g, p) in enumerate(zip(gl, pl, strict=True)):
+        where = "" if is_leaf(params) else f" (leaf {i})"
+        if isinstance(p, np.ndarray):
+            if not p.flags.writeable:
+                _checks._fail(func, f"'params'{where} must be writeable; got a read-only array")
+        elif not _array.is_torch(p):
+            _checks._fail(func, f"'params'{where} must be NumPy arrays or torch tensors, updated in place; got "
+                                f"{type(p).__name__} (use update and apply_updates for immutable arrays)",
+                          _checks.InputTypeError)
+        if tuple(getattr(g, "shape", ())) != tuple(p.shape):
+            _checks._fail(func, f"'grads'{where} must have the shape of 'params' {tuple(p.shape)}; "
+                                f"got {tuple(getattr(g, 'shape', ()))}")
+
+
+def step_inplace(transform: Transform, grads: Tree, state: Any, params: Tree) -> Any:
+    """One optimiser step written into ``params``: ``update`` and ``apply_updates`` without new arrays.
+
+    ``params`` (NumPy arrays or torch tensors; one array or a dict / list / tuple of them) get
+    the update added in place, and the returned state may reuse the arrays of the ``state``
+    given, which must not be used again. Transforms with an ``inplace`` function fuse the two
+    steps (Adam on NumPy: one chunked, threaded pass over g, m, v and the parameters,
+    bitwise equal to ``update`` + ``apply_updates``; SGD and ``scale``: p += −η g in one pass,
+    BLAS ``axpy`` on NumPy and ``add_`` with ``alpha`` on torch, equal to the two-step result
+    but for the rounding of the product, which they may fuse into the sum); others run
+    ``update`` and add its result in place. On torch tensors the
+    step runs under ``torch.no_grad()``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, -2.0])
+    >>> tx = sgd(0.5)
+    >>> state = step_inplace(tx, 2 * x, tx.init(x), x)  # ∇(‖x‖²) = 2x
+    >>> x.tolist()
+    [0.0, 0.0]
+    >>> x, tx = np.array([3.0, -0.5]), adam(0.1)
+    >>> state = step_inplace(tx, x, tx.init(x), x)  # Adam's first step moves each entry by lr
+    >>> np.round(x, 6).tolist(), state.step
+    ([2.9, -0.4], 1)
+    """
+    if not isinstance(transform, Transform):
+        _checks._fail("step_inplace", f"'transform' must be a Transform; got {type(transform).__name__}",
+                      _checks.InputTypeError)
+    _check_inplace(grads, params)
+    first = leaves(params)[0] if leaves(params) else None
+    guard = sys.modules["torch"].no_grad() if first is not None and _array.is_torch(first) else nullcontext()
+    with guard:
+        if transform.inplace is not None:
+            return transform.inplace(grads, state, params)
+        updates, state = transform.update(grads, state, params)
+        tree_map(_add_into, params, updates)
+    return state
+
+
+def _add_into(p: Any, u: Any) -> None:
+    p += u
 
 
 def sgd(lr: float | Schedule) -> Transform:
