@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._threads import single_blas_thread
 from ..factors import ApproxReport
 from ..random import RNGLike, as_generator
 from ._operator import Operator, as_operator, fro_sq_checked
@@ -30,6 +32,7 @@ SELECTS = ("id", "leverage", "uniform")
 CORES = ("optimal", "pinv")
 AUTO_QR_MAX_DIM = 256  # "auto": the deterministic pivoted QR when min(m, n) is at most this
 DEFAULT_OVERSAMPLE = 10  # the least oversampling of the randomized ID's sketch
+SINGLE_THREAD_PIVOTING = 320  # pivoted QRs with at most this many rows (or columns) run on one BLAS thread
 TOL_BLOCK = 64  # first sketch size in tolerance mode (grown by _grow until the tolerance is met)
 RESIDUAL_BLOCK_BYTES = 32 * 2**20  # CUR's residual is formed in row blocks of at most this size
 
@@ -227,7 +230,10 @@ def _pivoted_qr(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R and the column permutation of Businger–Golub pivoted QR (LAPACK xGEQP3) of a host matrix."""
     import scipy.linalg
 
-    R, perm = scipy.linalg.qr(Y, mode="r", pivoting=True, check_finite=False)
+    # a sketch's few rows make xGEQP3 BLAS-2 bound: 2–8× faster on one thread up to ~300 rows,
+    # slower from ~400 (measured, 2 cores; see rankwise._threads)
+    with single_blas_thread() if min(Y.shape) <= SINGLE_THREAD_PIVOTING else nullcontext():
+        R, perm = scipy.linalg.qr(Y, mode="r", pivoting=True, check_finite=False)
     return R, np.asarray(perm, dtype=np.int64)
 
 
@@ -268,8 +274,14 @@ def _cholesky_qr2(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     Two rounds of G = CᴴC = RᴴR, Q = CR⁻¹: all BLAS-3, 1.4–4× faster than a Householder QR of
     the 4000 × 50…160 skeletons measured, and orthogonal to rounding when κ(C) ≲ ε^{-1/2}; None
     (the caller falls back to Householder) when the first Cholesky fails or its diagonal
-    spans more than 1e7, a cheap lower bound on κ(C).
+    spans more than 1e7, a cheap lower bound on κ(C). Runs on one BLAS thread (twice as fast
+    for these blocks on a few cores, see :mod:`rankwise._threads`).
     """
+    with single_blas_thread():
+        return _cholesky_qr2_rounds(C)
+
+
+def _cholesky_qr2_rounds(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     import scipy.linalg
 
     R = None
