@@ -81,7 +81,7 @@ def _exact_svd(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = Non
     return Approximation(res, rep, s)
 
 
-@register("rsvd", "randomized SVD: block Krylov at a rank, randQB_EI at a tolerance", uses_rng=True,
+@register("rsvd", "randomized SVD: block Krylov, at a rank or grown to a tolerance", uses_rng=True,
           accepts_sparse=True)
 def _randomized_svd(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
                     **options: Any) -> Approximation:

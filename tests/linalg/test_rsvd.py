@@ -91,6 +91,27 @@ def test_tolerance_mode_picks_a_near_optimal_rank_and_meets_tol(kind: str, tol: 
     assert rep.rel_fro_error == pytest.approx(true, rel=1e-3, abs=5e-8)  # cancellation floor ~sqrt(eps)
 
 
+@pytest.mark.parametrize("kind", ["exp", "poly"])
+def test_tolerance_schemes_krylov_and_randqb(kind: str) -> None:
+    A, S = _case(kind, 500, 300)
+    tail = np.sqrt(np.append(np.cumsum((S**2)[::-1])[::-1][1:], 0.0))
+    k_opt = int(np.flatnonzero(tail <= 0.05 * np.linalg.norm(S))[0]) + 1
+    (U, s, Vh), rep = rsvd(A, tol=0.05, rng=1, report=True)
+    assert rep.options["scheme"] == "block-krylov" and rep.options["block"] == 64
+    assert rep.options["passes"] == 2 * rep.options["power_iters"] + 1 >= 3  # at least one power step
+    assert rep.options["krylov_dim"] >= rep.rank + 10  # the oversampling margin
+    assert k_opt <= rep.rank <= k_opt + 2
+    assert np.linalg.norm(A - (U * s) @ Vh) <= 0.05 * np.linalg.norm(A)
+    (U2, s2, Vh2), rep2 = rsvd(A, tol=0.05, rng=1, method="subspace", report=True)
+    assert rep2.options["scheme"] == "randQB_EI" and rep2.options["block"] == 32
+    # randQB_EI's blocks of one power step each see less of a slow decay: 142 for 135 on 1/(i+1)
+    assert k_opt <= rep2.rank <= k_opt + (2 if kind == "exp" else 10)
+    assert np.linalg.norm(A - (U2 * s2) @ Vh2) <= 0.05 * np.linalg.norm(A)
+    _, rep3 = rsvd(A, tol=0.05, rng=1, block_size=16, report=True)  # small blocks: more steps, same rank
+    assert rep3.options["block"] == 16 and rep3.options["power_iters"] > rep.options["power_iters"]
+    assert k_opt <= rep3.rank <= k_opt + 2
+
+
 def test_tolerance_below_the_precision_floor_is_refused() -> None:
     A, _ = _case("exp", 50, 40)
     with pytest.raises(ValueError, match=r"'tol' must be >= 10·sqrt\(eps\) = 0.0035 for float32"):
@@ -176,8 +197,12 @@ def test_npy_file_equals_in_memory_and_reads_three_times(tmp_path) -> None:
     np.testing.assert_allclose((U * s) @ Vh, (ref.U * ref.S) @ ref.Vh, atol=1e-10)
     assert mat.reads == 3 and rep.options["file_reads"] == 3  # q + 1 fused reads instead of 5 passes
     assert rep.exact and rep.fro_error == pytest.approx(np.linalg.norm(A - (U * s) @ Vh), rel=1e-6)
-    (U2, s2, Vh2), rep2 = rsvd(NpyMatrix(path, block_rows=100), tol=1e-3, rng=0, report=True)
+    mat2 = NpyMatrix(path, block_rows=100)
+    (U2, s2, Vh2), rep2 = rsvd(mat2, tol=1e-3, rng=0, report=True)
     assert np.linalg.norm(A - (U2 * s2) @ Vh2) <= 1e-3 * np.linalg.norm(A)
+    # tolerance mode: one fused read per Krylov step (A Z and Aᴴ A Z together), plus one for ‖A‖_F
+    assert rep2.options["file_reads"] == rep2.options["power_iters"] + 1
+    assert mat2.reads == rep2.options["file_reads"] + 1
 
 
 def test_npy_file_errors(tmp_path) -> None:
