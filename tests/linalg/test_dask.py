@@ -195,6 +195,9 @@ def test_open_dask_npy_and_zarr(tmp_path: Path) -> None:
         D = open_dask(tmp_path / name, chunks=50)
         assert D.chunks == ((50, 50, 30), (9,))
         np.testing.assert_array_equal(D.compute(), A)
+    block = open_dask(tmp_path / "a.npy", chunks=50).to_delayed()[1, 0].compute()  # what a task receives
+    np.testing.assert_array_equal(block, A[50:100])
+    assert isinstance(block.base, np.memmap) and not block.flags.writeable  # a view of the file's map, no copy
     with pytest.raises(InputError, match="no such file"):
         open_dask(tmp_path / "missing.npy")
     with pytest.raises(InputError, match="'chunks' must be an integer >= 1"):

@@ -15,7 +15,7 @@ from .._array import Array
 from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked, is_dask, raise_nonfinite, single_precision
+from ._operator import Operator, as_operator, fro_sq_checked, is_dask, raise_nonfinite, single_precision, tree_sum
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -336,20 +336,39 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
 def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Array]:
     """:func:`_svd_of_basis` for Y = A W kept on Dask workers: U = Y V_k Λ_k^{-1/2} stays a Dask array.
 
-    YᴴY is summed over the row chunks where they lie (an L × L result); when the Gram route
-    would need its SVQB repair (λ_k ≤ 1e-6·λ_1) or cannot be used, Y is gathered instead.
+    One task per row chunk sums that chunk's blocks into its share of YᴴY (an L × L result,
+    summed by a tree on the workers) and, later, multiplies them by V_k Λ_k^{-1/2}: one task per
+    chunk and pass-block set, where Dask's blockwise matmul makes one per block pair and moves
+    blocks between workers (measured on a 2-process LocalCluster, 200000 × 2000: 1.5 s for the
+    Gram that way). When the Gram route would need its SVQB repair (λ_k <= 1e-6·λ_1) or cannot
+    be used, Y is gathered instead.
     """
     Y, W = basis.left, basis.right
     assert W is not None
     if k is not None:
-        Yh = Y.conj().T if Y.dtype.kind == "c" else Y.T  # .conj() would copy every real chunk
-        lam, V = np.linalg.eigh(np.asarray((Yh @ Y).compute()))
+        dask = sys.modules["dask"]
+        da = sys.modules["dask.array"]
+        rows = Y.to_delayed(optimize_graph=False)  # row chunks × column blocks; keeps the persisted futures
+        G = dask.compute(tree_sum([dask.delayed(_rows_gram)(*rows[i]) for i in range(rows.shape[0])]))[0]
+        lam, V = np.linalg.eigh(np.asarray(G))
         lam, V = lam[::-1], V[:, ::-1]
         if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:
             s = np.sqrt(np.concatenate([lam[:k], np.clip(lam[k:k + 1], 0.0, None)]))
-            M = V[:, :k] / s[None, :k]
-            return Y @ M.astype(Y.dtype), s, H(W @ V[:, :k])
+            M = dask.delayed((V[:, :k] / s[None, :k]).astype(Y.dtype), pure=True)
+            U = da.concatenate([da.from_delayed(dask.delayed(_rows_times)(M, *rows[i]), (int(c), k), dtype=Y.dtype)
+                                for i, c in enumerate(Y.chunks[0])], axis=0)
+            return U, s, H(W @ V[:, :k])
     return _svd_of_basis(basis._replace(left=np.asarray(Y.compute())), k)
+
+
+def _rows_gram(*blocks: np.ndarray) -> np.ndarray:
+    """Y_iᴴ Y_i of one row chunk, Y_i = [blocks] (the chunk's A Z_j of every pass)."""
+    Yi = np.concatenate(blocks, axis=1)
+    return H(Yi) @ Yi
+
+
+def _rows_times(M: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
+    return np.concatenate(blocks, axis=1) @ M
 
 
 def _complete(X: Array, k: int, gen: np.random.Generator) -> Array:
