@@ -9,7 +9,9 @@ chunks; BLAS is capped at 1 thread per Dask thread (2 cores in all). Both tools 
 and the same number of power iterations q (rankwise: q Krylov blocks, q + 1 reads of A;
 svd_compressed: q power steps, 2q + 2 products, with ``compute=True``, its documented setting for
 data larger than memory, and with its default ``compute=False``, one graph for every pass); one more
-row gives svd_compressed q + 2 power steps, what it needs to reach rankwise's error on these spectra.
+row gives svd_compressed q + 2 power steps, what it needs to reach rankwise's error on these spectra,
+and one gives rankwise q − 1 (what equal-or-better error allows where svd_compressed's power steps
+lose accuracy).
 ``precision='mixed'`` converts each chunk to float32 in the task that reads it.
 Peak memory is VmHWM (resident high-water mark) of the client and of each worker process.
 
@@ -36,6 +38,7 @@ RANK_SIGNAL = 400
 TOOLS = {
     "rankwise": ("rankwise", 0),
     "rankwise precision='mixed'": ("rankwise-mixed", 0),  # float32 passes (float64 data only)
+    "rankwise (q − 1)": ("rankwise", -1),  # one Krylov block fewer: 3 products in 2 reads
     "svd_compressed": ("svd_compressed", 0),
     "svd_compressed (compute=False)": ("svd_compressed-lazy", 0),
     "svd_compressed (q + 2)": ("svd_compressed", 2),  # the q it needs to match rankwise's error
