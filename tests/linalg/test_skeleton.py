@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankwise import CURResult, IDResult, cur, interp_decomp
+from rankwise.random import decay, low_rank_matrix
 from tests.helpers import matrix, rank_deficient
 
 METHODS = ["qr", "randomized"]
@@ -321,3 +322,26 @@ def test_tolerance_sketch_growth_aims_at_the_fitted_rank() -> None:
     assert _grow(np.full(54, 0.5), 1e-3, 64, 10, 3000) == 64  # a flat curve: doubling
     assert _grow(expo, target, 64, 10, 100) == 36  # never beyond min(m, n)
     assert _grow(np.linspace(1.0, 1e-300, 54), 1e-310, 64, 10, 3000) >= 1
+
+
+@pytest.mark.parametrize("kind", ["exp", "poly"])
+def test_sketch_residual_estimates_the_id_error(kind: str) -> None:
+    from rankwise.linalg._operator import as_operator
+    from rankwise.linalg.skeleton import _pivoted_qr, _sketch_errors, _sketch_rows
+
+    s = decay(kind, 400, rate=0.9)
+    A, _ = low_rank_matrix(900, 400, s, rng=2)
+    Y = _sketch_rows(as_operator(A, func="t"), 64, 0, np.random.default_rng(0))
+    R, perm = _pivoted_qr(Y)
+    est, total = _sketch_errors(R, 64), float(np.sum(A * A))
+    for k in (5, 20, 40, 54):
+        Q = np.linalg.qr(A[:, perm[:k]])[0]
+        true = total - float(np.sum((Q.T @ A) ** 2))
+        assert 0.4 <= est[k - 1] / true <= 1.6  # ÷ (rows − k), not ÷ rows (that gave 0.12 at k = 54)
+
+
+def test_tolerance_mode_skips_the_fit_while_the_sketch_says_the_target_is_far() -> None:
+    A, s = low_rank_matrix(1500, 1000, decay("exp", 1000, rate=0.9), rng=0)
+    res = interp_decomp(A, tol=1e-4, rng=0, method="randomized")
+    assert np.linalg.norm(A - res.reconstruct(A)) <= 1e-4 * np.linalg.norm(A)
+    assert res.rank <= 100  # the optimal SVD rank is 88; the column ID needs a few more
