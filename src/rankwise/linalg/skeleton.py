@@ -368,7 +368,7 @@ def _randomized_id(op: Operator, cols: Any, k: int | None, tol: float | None, to
     At a tolerance the sketch grows (by :func:`_grow`) until some k <= rows − p meets it exactly.
     While the sketch's own residual says the target is far off (more than :data:`SKIP_FIT`
     times), it grows without the fit on A (a product and a QR saved per round: 0.9^i at
-    1e-4, 4000 × 3000, went from 0.21 to … s).
+    1e-4, 4000 × 3000, went from 0.21 to 0.18 s).
     """
     m, n = op.shape
     lim = min(m, n)
