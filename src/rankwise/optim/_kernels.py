@@ -206,19 +206,24 @@ def rms(g: Any, v: Any, rate: float, eps: float) -> tuple[Any, Any]:
     return nu, g / den
 
 
+def _adam_step_into(mu: np.ndarray, nu: np.ndarray, a: float, c: float, descend: bool, o: np.ndarray) -> None:
+    """o = ±μ / (√(a ν) + c), in four passes (− when ``descend``, at no extra cost)."""
+    np.multiply(nu, a, out=o)
+    np.sqrt(o, out=o)
+    if descend:
+        np.subtract(-c, o, out=o)
+    else:
+        o += c
+    np.divide(mu, o, out=o)
+
+
 def adam(g: Any, m: Any, v: Any, r1: float, r2: float, a: float, c: float, descend: bool) -> tuple[Any, Any, Any]:
     """Adam's leaf: μ = m + r₁(g − m), ν = v + r₂(g² − v), u = ±μ / (√(a ν) + c) (− when ``descend``)."""
 
     def kernel(g: np.ndarray, m: np.ndarray, v: np.ndarray, mo: np.ndarray, vo: np.ndarray, o: np.ndarray) -> None:
         _ema_into(g, m, r1, mo)
         _ema_sq_into(g, v, r2, vo)
-        np.multiply(vo, a, out=o)
-        np.sqrt(o, out=o)
-        if descend:
-            np.subtract(-c, o, out=o)
-        else:
-            o += c
-        np.divide(mo, o, out=o)
+        _adam_step_into(mo, vo, a, c, descend, o)
 
     arrays = (g, m, v)
     r = _numpy(kernel, 3, arrays)
@@ -256,13 +261,7 @@ def adam_into(g: Any, m: Any, v: Any, p: Any, r1: float, r2: float, a: float, c:
             t -= v
             t *= r2
             v += t
-            np.multiply(v, a, out=t)
-            np.sqrt(t, out=t)
-            if descend:
-                np.subtract(-c, t, out=t)
-            else:
-                t += c
-            np.divide(m, t, out=t)
+            _adam_step_into(m, v, a, c, descend, t)
             p += t
 
         _run_chunks(kernel, (g, m, v, p), scratch=True)

@@ -331,7 +331,8 @@ def _add_scaled(p: Any, g: Any, c: float) -> None:
         p += g * c
 
 
-def _check_inplace(grads: Tree, params: Tree) -> None:
+def _check_inplace(grads: Tree, params: Tree) -> list[Any]:
+    """The parameter arrays, once each is known to be writeable in place with a gradient of its shape."""
     func = "step_inplace"
     gl, pl = leaves(grads), leaves(params)
     if len(gl) != len(pl):
@@ -348,6 +349,7 @@ def _check_inplace(grads: Tree, params: Tree) -> None:
         if tuple(getattr(g, "shape", ())) != tuple(p.shape):
             _checks._fail(func, f"'grads'{where} must have the shape of 'params' {tuple(p.shape)}; "
                                 f"got {tuple(getattr(g, 'shape', ()))}")
+    return pl
 
 
 def step_inplace(transform: Transform, grads: Tree, state: Any, params: Tree) -> Any:
@@ -379,9 +381,8 @@ def step_inplace(transform: Transform, grads: Tree, state: Any, params: Tree) ->
     if not isinstance(transform, Transform):
         _checks._fail("step_inplace", f"'transform' must be a Transform; got {type(transform).__name__}",
                       _checks.InputTypeError)
-    _check_inplace(grads, params)
-    first = leaves(params)[0] if leaves(params) else None
-    guard = sys.modules["torch"].no_grad() if first is not None and _array.is_torch(first) else nullcontext()
+    pl = _check_inplace(grads, params)
+    guard = sys.modules["torch"].no_grad() if pl and _array.is_torch(pl[0]) else nullcontext()
     with guard:
         if transform.inplace is not None:
             return transform.inplace(grads, state, params)
