@@ -278,26 +278,21 @@ def _cholesky_qr2(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     spans more than 1e7, a cheap lower bound on κ(C). Runs on one BLAS thread (twice as fast
     for these blocks on a few cores, see :mod:`rankwise._threads`).
     """
-    with single_blas_thread():
-        return _cholesky_qr2_rounds(C)
-
-
-def _cholesky_qr2_rounds(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     import scipy.linalg
 
     R = None
     Q = C
-    for _ in range(2):
-        try:
-            Ri = scipy.linalg.cholesky(H(Q) @ Q, lower=False, check_finite=False)
-        except np.linalg.LinAlgError:
-            return None
-        d = np.abs(np.diag(Ri))
-        if d.size and (not np.all(np.isfinite(d)) or d.min() <= 1e-7 * d.max()):
-            return None
-        Q = scipy.linalg.solve_triangular(Ri, H(Q), trans="C", lower=False, check_finite=False)
-        Q = H(Q)
-        R = Ri if R is None else Ri @ R
+    with single_blas_thread():
+        for _ in range(2):
+            try:
+                Ri = scipy.linalg.cholesky(H(Q) @ Q, lower=False, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+            d = np.abs(np.diag(Ri))
+            if d.size and (not np.all(np.isfinite(d)) or d.min() <= 1e-7 * d.max()):
+                return None
+            Q = H(scipy.linalg.solve_triangular(Ri, H(Q), trans="C", lower=False, check_finite=False))
+            R = Ri if R is None else Ri @ R
     assert R is not None
     return Q, R
 
@@ -454,6 +449,11 @@ def _id_body(A: Any, op: Operator, k: int | None, tol: float | None, axis: str, 
     return IDResult(res.perm, res.proj, axis, method, err, norm, res.passes)
 
 
+def _auto_power_iters(at_rank: bool) -> int:
+    """The randomized ID's default q: 1 at a rank, 0 at a tolerance (see ``interp_decomp``)."""
+    return 1 if at_rank else 0
+
+
 def _validate_id(func: str, op: Operator, rank: Any, tol: Any, axis: Any, method: Any, oversample: Any,
                  power_iters: Any) -> dict[str, Any]:
     which = _checks.exactly_one(func, rank=rank, tol=tol)
@@ -461,7 +461,7 @@ def _validate_id(func: str, op: Operator, rank: Any, tol: Any, axis: Any, method
         "axis": _checks.choice(axis, AXES, func=func, name="axis"),
         "method": _checks.choice(method, ID_METHODS, func=func, name="method"),
         "p": None if oversample is None else _checks.integer(oversample, func=func, name="oversample", lo=0),
-        "q": (1 if which == "rank" else 0) if power_iters is None
+        "q": _auto_power_iters(which == "rank") if power_iters is None
         else _checks.integer(power_iters, func=func, name="power_iters", lo=0),
         "k": _checks.rank(rank, op.shape, func=func) if which == "rank" else None,
         "tol": _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True)
@@ -579,8 +579,8 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
     m, n = op.shape
     if select == "id":
         how = _resolve_method("cur", op, "auto", tol)
-        q = 1 if k is not None else 0  # interp_decomp's defaults
-        res = _id_body(A, op, k, tol, "columns", how, total, max(k or 0, DEFAULT_OVERSAMPLE), q, gen)
+        res = _id_body(A, op, k, tol, "columns", how, total, max(k or 0, DEFAULT_OVERSAMPLE),
+                       _auto_power_iters(k is not None), gen)
         J = res.skeleton_indices
         return J, _row_skeleton(_take(A, J, 1, "cur"), J.size), {"id_method": how}
     if select == "leverage":

@@ -130,10 +130,10 @@ _local = threading.local()
 def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
     """This thread's scratch buffer of ``size`` elements, kept between calls.
 
-    A fresh buffer of a chunk's size per call would cost more than the kernel saves: memory
-    that large comes from ``mmap`` and is faulted in page by page (measured: an in-place Adam
-    step on 10⁶ float32 parameters took 3.2–3.9 ms with fresh buffers, 1.6 ms with kept ones).
-    At most one chunk (``CHUNK_BYTES``) per thread and dtype is kept.
+    A fresh buffer of a chunk's size per call comes from ``mmap`` and is faulted in page by
+    page; keeping it saves about 5 % (interleaved A/B, in-place Adam on 10⁶ float32
+    parameters: median 1.84 ms kept, 1.94 ms fresh). At most one chunk (``CHUNK_BYTES``)
+    per thread and dtype is kept.
     """
     bufs = getattr(_local, "bufs", None)
     if bufs is None:
@@ -298,6 +298,6 @@ def axpy_into(p: Any, g: Any, c: float) -> bool:
     for s in range(0, pf.size, step):
         y = pf[s:s + step]
         out = axpy(gf[s:s + step], y, a=c)
-        if not np.shares_memory(out, y):  # pragma: no cover - f2py writes in place for contiguous y
+        if not np.may_share_memory(out, y):  # pragma: no cover - f2py writes in place for contiguous y
             y[...] = out
     return True

@@ -228,25 +228,26 @@ def _adam_init(params: Tree) -> ScaleByAdamState:
 def _adam_transform(b1: float, b2: float, eps: float, lr: Schedule | None) -> Transform:
     """Adam's direction m̂/(√v̂ + ε), times −η_k when a schedule ``lr`` is given."""
 
+    def constants(step: int) -> tuple[float, float]:
+        """(a, c) of step ``step`` + 1: η and both bias corrections folded into u = ±m/(√(a v) + c)."""
+        c1, c2 = 1.0 - b1 ** (step + 1), 1.0 - b2 ** (step + 1)
+        eta = 1.0 if lr is None else lr(step)
+        return c1 * c1 / (c2 * eta * eta), c1 * eps / eta
+
     def update(updates: Tree, state: ScaleByAdamState, params: Tree | None = None
                ) -> tuple[Tree, ScaleByAdamState]:
         del params
-        k = state.step + 1
-        c1, c2 = 1.0 - b1**k, 1.0 - b2**k
-        eta = 1.0 if lr is None else lr(state.step)
-        a, c = c1 * c1 / (c2 * eta * eta), c1 * eps / eta
+        a, c = constants(state.step)
         leaf = tree_map(lambda g, m, v: _kernels.adam(g, m, v, 1.0 - b1, 1.0 - b2, a, c, lr is not None),
                         updates, state.mu, state.nu)
-        return _part(updates, leaf, 2), ScaleByAdamState(k, _part(updates, leaf, 0), _part(updates, leaf, 1))
+        return _part(updates, leaf, 2), ScaleByAdamState(state.step + 1, _part(updates, leaf, 0),
+                                                         _part(updates, leaf, 1))
 
     def inplace(updates: Tree, state: ScaleByAdamState, params: Tree) -> ScaleByAdamState:
-        k = state.step + 1
-        c1, c2 = 1.0 - b1**k, 1.0 - b2**k
-        eta = 1.0 if lr is None else lr(state.step)
-        a, c = c1 * c1 / (c2 * eta * eta), c1 * eps / eta
+        a, c = constants(state.step)
         leaf = tree_map(lambda g, m, v, p: _kernels.adam_into(g, m, v, p, 1.0 - b1, 1.0 - b2, a, c, lr is not None),
                         updates, state.mu, state.nu, params)
-        return ScaleByAdamState(k, _part(updates, leaf, 0), _part(updates, leaf, 1))
+        return ScaleByAdamState(state.step + 1, _part(updates, leaf, 0), _part(updates, leaf, 1))
 
     return Transform(_adam_init, update, inplace)
 
