@@ -112,6 +112,19 @@ def test_tolerance_schemes_krylov_and_randqb(kind: str) -> None:
     assert k_opt <= rep3.rank <= k_opt + 2
 
 
+@pytest.mark.parametrize(("rank", "block"), [(100, "auto"), (50, 32)])
+def test_tolerance_mode_gets_past_a_flat_cluster_wider_than_its_block(rank: int, block: object) -> None:
+    # rank equal singular values: a Krylov space grown from b < rank columns holds only b of
+    # them and turns invariant; the deflated block must be refilled with fresh directions
+    s = decay("lowrank", 500, rank=rank, noise=1e-3)
+    A, S = low_rank_matrix(700, 500, s, rng=0)
+    for tol in (1e-1, 1e-2):
+        (U, s_, Vh), rep = rsvd(A, tol=tol, rng=0, block_size=block, report=True)  # type: ignore[arg-type]
+        assert np.linalg.norm(A - (U * s_) @ Vh) <= tol * np.linalg.norm(A)
+        assert rep.rank == rank  # the optimal rank: below it the error is ≥ 1/sqrt(rank) > tol
+        assert rep.options["block"] == (64 if block == "auto" else block) < rank
+
+
 def test_tolerance_below_the_precision_floor_is_refused() -> None:
     A, _ = _case("exp", 50, 40)
     with pytest.raises(ValueError, match=r"'tol' must be >= 10·sqrt\(eps\) = 0.0035 for float32"):

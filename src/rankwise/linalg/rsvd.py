@@ -65,25 +65,29 @@ class _Basis(NamedTuple):
 
 
 def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) -> tuple[Array, Array, Array | None]:
-    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read."""
+    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read.
+
+    W0 = Ω T with T = V Λ^{-1/2} from Ω's Gram. A dense Ω is orthonormalised before the product
+    (A W0 directly); a sparse one is multiplied as it is (a sparse product) and A W0 = (A Ω) T.
+    """
     xp = op.xp
     Omega = test_matrix(op, l, sketch, gen)
     wd = work_dtype(xp, op.dtype)
+    sparse = hasattr(Omega, "toarray")
     Om64 = cast(_dense_result(Omega), wd)
-    # W0 = Ω T with T = V Λ^{-1/2} from Ω's Gram: A W0 = (A Ω) T needs no second product.
     lam, V = xp.linalg.eigh(H(Om64) @ Om64)
     T = V / xp.astype(xp.sqrt(lam), wd)[None, :]
+    W0 = Om64 @ T
+    X = Omega if sparse else cast(W0, op.dtype)
     Zraw = None
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite A is reported by _check_sketch
         if op.keep is not None:
-            Y, Zraw = op.keep(Omega, True)
+            Y, Zraw = op.keep(X, True)
         elif op.streamed:
-            Y, Zraw = op.fused(Omega)
+            Y, Zraw = op.fused(X)
         else:
-            Y = _dense_result(op.matmat(Omega))
-    W0 = Om64 @ T
-    with np.errstate(invalid="ignore", over="ignore"):
-        Y0 = cast(Y, wd) @ T
+            Y = _dense_result(op.matmat(X))
+        Y0 = cast(Y, wd) @ T if sparse else cast(Y, wd)
     return W0, Y0, Zraw
 
 
@@ -122,8 +126,8 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
             passes, reads = passes + 1, reads + 1
         Z = orthonormalize(cast(Zraw, wd), against=xp.concat(Ws, axis=1))[0]
         Zraw = None
-        if Z.shape[1] == 0:  # the Krylov space is invariant: A W Wᴴ = A already
-            break
+        if Z.shape[1] == 0:  # invariant: span(W) holds min(l, c) directions of each cluster of c
+            break          # equal singular values that W0 reaches, so the top k (k <= l) are in it
         fuse = op.streamed and j < q - 1
         if op.keep is not None:
             Y, Zraw = op.keep(cast(Z, op.dtype), fuse)
@@ -179,6 +183,12 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
     stopped 5–11 % above the optimal rank). Returns the basis (with its Gram matrix) and k
     (None when no rank met the tolerance before the basis filled the space). ``total`` =
     ‖A‖_F² may be None for streamed input, whose first read accumulates it.
+
+    A block that deflates (fewer than b new directions) is topped up with Gaussian columns
+    orthogonal to W. Without that, a cluster of more than b equal singular values stalls the
+    space: it holds only b directions of each cluster that W0 reaches, becomes invariant, and
+    no rank can meet the tolerance (measured: rank-100 with a flat spectrum plus 1e-3 noise,
+    tol = 0.1, stopped at error 0.6).
     """
     xp = op.xp
     limit = min(op.shape)
@@ -201,8 +211,10 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
             passes, reads = passes + 1, reads + 1
         Z = orthonormalize(cast(Zraw, W0.dtype), against=xp.concat(Ws, axis=1))[0]
         Zraw = None
-        if Z.shape[1] == 0:  # invariant subspace: A W Wᴴ = A
-            break
+        if Z.shape[1] < b:  # deflation: (AᴴA) W nearly ⊂ span(W), see the Notes
+            Z = _top_up(op, Z, xp.concat(Ws, axis=1), b, sketch, gen)
+            if Z.shape[1] == 0:  # W spans the whole row space
+                break
         Z = Z[:, :limit - dim]
         if op.streamed:  # one read gives A Z and Aᴴ(A Z), the next step's block
             Y, Zraw = op.fused(cast(Z, op.dtype))
@@ -231,6 +243,17 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
     info = {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": b, "krylov_dim": dim,
             "normalizer": "svqb", **({"file_reads": reads} if op.streamed else {})}
     return _Basis(xp.concat(Ys, axis=1), None, W, passes, info, G), k
+
+
+def _top_up(op: Operator, Z: Array, W: Array, b: int, sketch: str, gen: np.random.Generator) -> Array:
+    """Z (orthonormal, ⊥ W) completed towards b columns by a Gaussian block orthonormalised against W and Z."""
+    xp = op.xp
+    both = xp.concat([W, Z], axis=1)
+    cols = min(b - int(Z.shape[1]), int(W.shape[0]) - int(both.shape[1]))
+    if cols <= 0:
+        return Z
+    fresh = cast(_dense_result(test_matrix(op, cols, sketch, gen)), W.dtype)
+    return xp.concat([Z, orthonormalize(fresh, against=both)[0]], axis=1)
 
 
 def _randqb(op: Operator, tol: float, total: float, block: int, q: int, margin: int, sketch: str,
