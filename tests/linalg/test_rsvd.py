@@ -78,6 +78,22 @@ def test_report_records_what_auto_chose() -> None:
     assert rep.options["passes"] == 5 and rep.options["sketch"] == "gaussian" and rep.options["block"] == 20
 
 
+@pytest.mark.parametrize(("rate", "dtype"), [(0.6, np.float64), (0.7, np.float64), (0.7, np.complex128)])
+def test_fixed_rank_on_steep_spectra_reaches_the_optimum_below_sqrt_eps(rate: float, dtype: type) -> None:
+    # σ_51/σ_1 = 8e-12 and 1.8e-8: the Ritz form alone stopped near sqrt(ε)·‖A‖ (12× and 2.7e4× the
+    # optimum); Q Qᴴ A over the same Krylov space's column space reaches it
+    A, S = _case("exp", 600, 400, dtype=dtype, rate=rate)
+    k = 50
+    for seed in range(2):
+        (U, s, Vh), rep = rsvd(A, k, rng=seed, report=True)
+        assert _ratio(A, (U, s, Vh), S, k) <= 1.05, (rate, seed)
+        assert rep.options["scheme"] == "block-krylov, then QB" and rep.options["passes"] == 6
+        np.testing.assert_allclose(U.conj().T @ U, np.eye(k), atol=1e-12)
+        np.testing.assert_allclose(Vh @ Vh.conj().T, np.eye(k), atol=1e-12)
+    Af = A.astype(np.complex64 if dtype is np.complex128 else np.float32)  # single precision: no extra pass
+    assert rsvd(Af, k, rng=0, report=True)[1].options["passes"] == 5
+
+
 @pytest.mark.parametrize("tol", [1e-1, 1e-2, 1e-4, 1e-6])
 @pytest.mark.parametrize("kind", ["exp", "poly"])
 def test_tolerance_mode_picks_a_near_optimal_rank_and_meets_tol(kind: str, tol: float) -> None:
