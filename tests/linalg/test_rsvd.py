@@ -94,6 +94,15 @@ def test_fixed_rank_on_steep_spectra_reaches_the_optimum_below_sqrt_eps(rate: fl
     assert rsvd(Af, k, rng=0, report=True)[1].options["passes"] == 5
 
 
+def test_fixed_rank_where_deflation_leaves_fewer_than_k_ritz_values() -> None:
+    # 0.6^i, k = 120: the Krylov blocks deflate to 159 columns and σ̃_(k+1) is below what they
+    # resolve; the Ritz form stopped at 3.4e-7 (optimum 3e-27)
+    A, S = _case("exp", 400, 300, rate=0.6)
+    (U, s, Vh), rep = rsvd(A, 120, rng=0, report=True)
+    assert np.linalg.norm(A - (U * s) @ Vh) <= 1e-11 * np.linalg.norm(A)
+    assert rep.options["scheme"] == "block-krylov, then QB"
+
+
 @pytest.mark.parametrize("tol", [1e-1, 1e-2, 1e-4, 1e-6])
 @pytest.mark.parametrize("kind", ["exp", "poly"])
 def test_tolerance_mode_picks_a_near_optimal_rank_and_meets_tol(kind: str, tol: float) -> None:
@@ -139,6 +148,20 @@ def test_tolerance_mode_gets_past_a_flat_cluster_wider_than_its_block(rank: int,
         assert np.linalg.norm(A - (U * s_) @ Vh) <= tol * np.linalg.norm(A)
         assert rep.rank == rank  # the optimal rank: below it the error is ≥ 1/sqrt(rank) > tol
         assert rep.options["block"] == (64 if block == "auto" else block) < rank
+
+
+@pytest.mark.parametrize("shape", [(60, 300), (300, 60), (150, 400)])
+@pytest.mark.parametrize(("kind", "tol"), [("lowrank", 0.1), ("exp", 1e-3), ("poly", 0.2)])
+def test_tolerance_mode_near_full_rank_on_wide_and_tall_input(shape: tuple, kind: str, tol: float) -> None:
+    # W lives in n dimensions: on a wide matrix a basis of m = min(m, n) columns is not yet exact
+    # (it stopped there, returning error 0.86 for tol 0.14 on a 31 × 115 matrix)
+    s = decay(kind, min(shape), rate=0.97, rank=min(shape))  # type: ignore[arg-type]
+    A, S = low_rank_matrix(*shape, s, rng=1)
+    tail = np.sqrt(np.append(np.cumsum((S**2)[::-1])[::-1][1:], 0.0))
+    k_opt = int(np.flatnonzero(tail <= tol * np.linalg.norm(S))[0]) + 1
+    (U, s_, Vh), rep = rsvd(A, tol=tol, rng=0, report=True)
+    assert np.linalg.norm(A - (U * s_) @ Vh) <= tol * np.linalg.norm(A)
+    assert k_opt <= rep.rank <= k_opt + max(2, int(0.05 * k_opt))
 
 
 def test_tolerance_below_the_precision_floor_is_refused() -> None:

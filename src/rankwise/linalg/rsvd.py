@@ -219,7 +219,7 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
     tol = 0.1, stopped at error 0.6).
     """
     xp = op.xp
-    limit = min(op.shape)
+    limit = op.shape[1]  # W lives in n dimensions: for m < n, dim = m does not make A W Wᴴ = A
     b = min(block, limit)
     op = dataclasses.replace(op, keep=None)  # Y is gathered: its Gram is read at every step
     W0, Y0, Zraw = _first_block(op, b, sketch, gen)  # streamed input: Aᴴ(A W0) from the same read
@@ -652,7 +652,8 @@ def _run(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, 
     s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
     if "rank" in opts and basis.middle is None and _eps(op) < 1e-10:
         k = opts["rank"]
-        gap = float(s_np[k]) / float(s_np[0]) if s_np.size > k and s_np[0] > 0 else 1.0
+        # fewer than k + 1 Ritz values: directions were deflated away, as on steep spectra
+        gap = float(s_np[k]) / float(s_np[0]) if s_np.size > k and s_np[0] > 0 else 0.0
         if gap < KRYLOV_QB_BELOW:
             basis = _qb_of_krylov(op, basis, gap)
             U, s, Vh = _svd_of_basis(basis, k)
