@@ -118,7 +118,8 @@ def _svqb(Z: Array, floor_sq: float) -> tuple[Array, Array]:
     return Q, R
 
 
-def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = False) -> tuple[Array, Array]:
+def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = False,
+                   levels: int = 3) -> tuple[Array, Array]:
     """Orthonormal basis of range(Z) (optionally orthogonal to ``against``), with rank deflation.
 
     Parameters
@@ -128,6 +129,9 @@ def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = Fal
         Orthonormal columns to project out first (block classical Gram–Schmidt, twice).
     want_r : bool, default=False
         Compute R = Qᴴ Z (otherwise an empty array is returned, saving one product).
+    levels : int, default=3
+        Deflation levels to run (below); one keeps the directions of Z above about 3e-7 of its
+        largest (after the projection) and drops the rest.
 
     Returns
     -------
@@ -150,7 +154,7 @@ def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = Fal
     basis = against if against is not None and against.shape[1] else None
     found: list[Array] = []
     cur = Z
-    for _ in range(3):
+    for level in range(levels):
         if basis is not None:
             cur = cur - basis @ (H(basis) @ cur)
         Q, _ = _svqb(cur, floor_sq)
@@ -160,7 +164,7 @@ def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = Fal
         if Q.shape[1] == 0:
             break
         found.append(Q)
-        if Q.shape[1] == cur.shape[1]:  # full rank: range(cur) is spanned, nothing is left over
+        if Q.shape[1] == cur.shape[1] or level == levels - 1:  # full rank: nothing is left over
             break
         basis = Q if basis is None else xp.concat([basis, Q], axis=1)
         cur = cur - Q @ (H(Q) @ cur)
