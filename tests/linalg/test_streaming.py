@@ -81,6 +81,21 @@ def test_float32_and_complex_sketches() -> None:
     assert sk32.result().U.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_rank_deficient_input_still_gives_r_orthonormal_factors(dtype: type) -> None:
+    A, _ = low_rank_matrix(80, 50, np.r_[np.ones(3), np.zeros(47)], dtype=dtype, rng=0)  # rank 3
+    sk = StreamingSVD(A.shape, 5, dtype=dtype, rng=0)
+    sk.update(A, rows=slice(0, 80))
+    U, S, Vh = sk.result()
+    assert U.shape == (80, 5) and S.shape == (5,) and Vh.shape == (5, 50) and U.dtype == dtype
+    np.testing.assert_allclose(U.conj().T @ U, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(Vh @ Vh.conj().T, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(S[3:], 0.0)
+    np.testing.assert_allclose((U * S) @ Vh, A, atol=1e-12)
+    again = sk.result()  # the completion does not change between calls
+    np.testing.assert_array_equal(again.U, U)
+
+
 def test_bad_input() -> None:
     sk = StreamingSVD((10, 6), 2, rng=0)
     with pytest.raises(ValueError, match="'block' must have n = 6 columns; got shape"):

@@ -99,6 +99,7 @@ class StreamingSVD:
         self._E = np.zeros((m, PROBES), dt)  # A Γ, for the a-posteriori error estimate
         self._fro_sq = 0.0
         self.rows_updated = 0
+        self._completion_seed = int(gen.integers(2**63))  # the same completion at every result()
 
     def _rows(self, rows: Any, count: int) -> np.ndarray | slice:
         m = self.shape[0]
@@ -189,11 +190,15 @@ class StreamingSVD:
         return Q @ Uc, sc, Vch @ P.conj().T
 
     def result(self) -> SVDResult:
-        """The rank-r factors (NumPy, in the sketch dtype) from the sketches seen so far."""
+        """The rank-r factors (NumPy, in the sketch dtype) from the sketches seen so far.
+
+        Where the sketches have rank below r (A rank-deficient, or not all rows seen), U and Vh
+        are completed with orthonormal columns and S with zeros, as :func:`~rankwise.rsvd` does.
+        """
+        from .rsvd import _truncate
+
         U, s, Vh = self._factors()
-        r = min(self.rank, s.shape[0])
-        real = np.float32 if self.dtype in (np.float32, np.complex64) else np.float64
-        return SVDResult(U[:, :r].astype(self.dtype), s[:r].astype(real), Vh[:r].astype(self.dtype))
+        return _truncate(U, s, Vh, self.rank, self.dtype, np.random.default_rng(self._completion_seed))
 
     def error_estimate(self, *, confidence: float = 0.99) -> ErrorEstimate:
         """‖A − Â‖_F estimated from 10 Gaussian probes sketched along the stream (no extra pass)."""
