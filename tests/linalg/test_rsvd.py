@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 import scipy.sparse.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rankwise
 from rankwise import rsvd
@@ -388,3 +390,33 @@ def test_mixed_precision_on_complex_and_torch_input() -> None:
     (U, s, Vh), rep = rsvd(torch.from_numpy(A), 20, rng=0, precision="mixed", report=True)
     assert isinstance(U, torch.Tensor) and U.dtype == torch.float64 and rep.options["precision"] == "mixed"
     assert _ratio(A, (U.numpy(), s.numpy(), Vh.numpy()), S, 20) <= (1 + 1e-4) * _ratio(A, rsvd(A, 20, rng=0), S, 20)
+
+
+def _spectrum(kind: str, p: int, x: float) -> np.ndarray:
+    """Families that broke earlier versions: steep decay, flat clusters wider than a block, rank deficiency."""
+    i = np.arange(p, dtype=np.float64)
+    if kind == "exp":
+        return (0.5 + 0.49 * x) ** i  # 0.5^i (σ_50 = 9e-16) … 0.99^i
+    if kind == "clusters":  # plateaus of 70 equal values, each 10 to 1000 times below the last
+        return 10.0 ** (-(1 + 2 * x) * (i // 70))
+    return np.where(i < max(1, int(x * p)), 1.0, 0.0)  # exact rank x·p
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(40, 260), n=st.integers(40, 260), kind=st.sampled_from(["exp", "clusters", "deficient"]),
+       x=st.floats(0.0, 1.0), data=st.data())
+def test_property_rank_and_tolerance_modes_on_hard_spectra(m: int, n: int, kind: str, x: float, data) -> None:
+    A, S = low_rank_matrix(m, n, _spectrum(kind, min(m, n), x), rng=0)
+    nA = np.linalg.norm(A)
+    k = data.draw(st.integers(1, min(m, n)), label="k")
+    U, s, Vh = rsvd(A, k, rng=1)
+    opt = np.sqrt(np.sum(S[k:] ** 2))
+    assert np.linalg.norm(A - (U * s) @ Vh) <= 1.1 * opt + 1e-11 * nA
+    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-8)
+    np.testing.assert_allclose(Vh @ Vh.T, np.eye(k), atol=1e-8)
+    tol = data.draw(st.floats(2e-7, 0.7), label="tol")
+    (U, s, Vh), rep = rsvd(A, tol=tol, rng=1, report=True)
+    assert np.linalg.norm(A - (U * s) @ Vh) <= tol * nA * (1 + 1e-9)
+    tail = np.sqrt(np.maximum(np.sum(S**2) - np.cumsum(S**2), 0.0)) / nA
+    k_opt = int(np.flatnonzero(tail <= tol)[0]) + 1
+    assert rep.rank <= k_opt + max(2, int(0.05 * k_opt))
