@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import scipy.linalg  # noqa: F401  (its BLAS is loaded before the "before" snapshot)
 
-from rankwise._threads import single_blas_thread
+from rankwise._threads import dask_blas_threads, single_blas_thread
 
 
 def test_single_blas_thread_limits_and_restores() -> None:
@@ -22,3 +24,20 @@ def test_single_blas_thread_limits_and_restores() -> None:
         raise RuntimeError
     assert {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
             if i["user_api"] == "blas"} == before
+
+
+def _blas_threads(threadpoolctl) -> dict[str, int]:
+    return {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_dask_blas_threads_fits_blas_to_the_local_thread_pool() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    dask = pytest.importorskip("dask")
+    before = _blas_threads(threadpoolctl)
+    cores = os.cpu_count() or 1
+    for workers in (1, 2, cores):
+        with dask.config.set(scheduler="threads", num_workers=workers), dask_blas_threads():
+            assert set(_blas_threads(threadpoolctl).values()) == {max(1, cores // workers)}
+        assert _blas_threads(threadpoolctl) == before
+    with dask.config.set(scheduler="sync"), dask_blas_threads():  # not the threaded scheduler: untouched
+        assert _blas_threads(threadpoolctl) == before

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._threads import dask_blas_threads
 
 DEFAULT_BLOCK_BYTES = 64 * 2**20  # row blocks read from disk hold at most this many bytes
 
@@ -290,6 +291,17 @@ def _cols_product(block: Any, X: np.ndarray, fro: bool) -> tuple[np.ndarray, flo
     return np.asarray(block @ X), (_fro_sq_chunk(block) if fro else 0.0)
 
 
+def dask_compute(*args: Any) -> Any:
+    """``dask.compute`` with BLAS threads fitted to Dask's local thread pool (see :mod:`rankwise._threads`)."""
+    with dask_blas_threads():
+        return sys.modules["dask"].compute(*args)
+
+
+def _dask_persist(*args: Any) -> Any:
+    with dask_blas_threads():
+        return sys.modules["dask"].persist(*args)
+
+
 def _dask(A: Any) -> Operator:
     """Products of a Dask array, one task per chunk, on whatever scheduler is active; results in NumPy.
 
@@ -325,7 +337,7 @@ def _dask(A: Any) -> Operator:
         want = "fro" not in norm
         Xd = delayed(np.asarray(X), pure=True)
         parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
-        (Z, fro), *Y = dask.compute(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
+        (Z, fro), *Y = dask_compute(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
         keep(fro, want)
         return np.concatenate(Y, axis=0), (np.asarray(Z) if adjoint else None)
 
@@ -333,7 +345,7 @@ def _dask(A: Any) -> Operator:
         want = "fro" not in norm
         X = np.asarray(X)
         parts = [delayed(_cols_product)(b, X[edges[j]:edges[j + 1]], want) for j, b in enumerate(blocks)]
-        Y, fro = dask.compute(tree_sum(parts))[0]
+        Y, fro = dask_compute(tree_sum(parts))[0]
         keep(fro, want)
         return np.asarray(Y)
 
@@ -344,9 +356,9 @@ def _dask(A: Any) -> Operator:
         Y = np.asarray(Y)
         if by_cols:
             Yd = delayed(Y, pure=True)
-            return np.concatenate(dask.compute(*[delayed(_rows_adjoint)(b, Yd) for b in blocks]), axis=0)
+            return np.concatenate(dask_compute(*[delayed(_rows_adjoint)(b, Yd) for b in blocks]), axis=0)
         parts = [delayed(_rows_adjoint)(b, Y[edges[i]:edges[i + 1]]) for i, b in enumerate(blocks)]
-        return np.asarray(dask.compute(tree_sum(parts))[0])
+        return np.asarray(dask_compute(tree_sum(parts))[0])
 
     def fused(X: Array) -> tuple[Array, Array]:
         if by_cols:
@@ -363,8 +375,8 @@ def _dask(A: Any) -> Operator:
         X = np.asarray(X)
         Xd = delayed(X, pure=True)
         parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
-        total, *Y = dask.persist(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
-        Z, fro = dask.compute(total)[0]  # already in memory; a plain tuple when there is one chunk
+        total, *Y = _dask_persist(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
+        Z, fro = dask_compute(total)[0]  # already in memory; a plain tuple when there is one chunk
         keep(fro, want)
         dt = np.result_type(A.dtype, X.dtype)
         Yd = da.concatenate([da.from_delayed(y, (int(edges[i + 1] - edges[i]), X.shape[1]), dtype=dt)
@@ -373,7 +385,7 @@ def _dask(A: Any) -> Operator:
 
     def fro() -> float:
         if "fro" not in norm:
-            norm["fro"] = float(dask.compute(tree_sum([delayed(_fro_sq_chunk)(b) for b in blocks]))[0])
+            norm["fro"] = float(dask_compute(tree_sum([delayed(_fro_sq_chunk)(b) for b in blocks]))[0])
         return norm["fro"]
 
     return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",
@@ -449,10 +461,8 @@ def raise_nonfinite(op: Operator, *, func: str, name: str = "A") -> None:
     if op.kind == "dense":
         _checks.finite(op.like, func=func, name=name)
     elif op.kind == "dask":
-        import dask
-
         da = sys.modules["dask.array"]
-        nan, inf = dask.compute(da.isnan(op.source).sum(), da.isinf(op.source).sum())
+        nan, inf = dask_compute(da.isnan(op.source).sum(), da.isinf(op.source).sum())
         if nan or inf:
             _checks._fail(func, f"'{name}' must contain only finite values; got {int(nan)} NaN and {int(inf)} "
                                 f"infinite entries (dask array of shape {op.shape})")

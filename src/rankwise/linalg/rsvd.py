@@ -15,7 +15,16 @@ from .._array import Array
 from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked, is_dask, raise_nonfinite, single_precision, tree_sum
+from ._operator import (
+    Operator,
+    as_operator,
+    dask_compute,
+    fro_sq_checked,
+    is_dask,
+    raise_nonfinite,
+    single_precision,
+    tree_sum,
+)
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -408,7 +417,7 @@ def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Arra
         dask = sys.modules["dask"]
         da = sys.modules["dask.array"]
         rows = Y.to_delayed(optimize_graph=False)  # row chunks × column blocks; keeps the persisted futures
-        G = dask.compute(tree_sum([dask.delayed(_rows_gram)(*rows[i]) for i in range(rows.shape[0])]))[0]
+        G = dask_compute(tree_sum([dask.delayed(_rows_gram)(*rows[i]) for i in range(rows.shape[0])]))[0]
         lam, V = np.linalg.eigh(np.asarray(G))
         lam, V = lam[::-1], V[:, ::-1]
         if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:

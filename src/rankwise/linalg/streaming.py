@@ -10,7 +10,7 @@ import numpy as np
 from .. import _array, _checks
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import is_dask, tree_sum
+from ._operator import dask_compute, is_dask, tree_sum
 from .sketch import ErrorEstimate, orthonormalize
 
 __all__ = ["StreamingSVD"]
@@ -170,7 +170,7 @@ class StreamingSVD:
             spans.append(Ri)
             start += size
         sums = tree_sum([(p[0], p[1], p[2]) for p in parts])  # k × n + s × s numbers per tree level
-        (X, Z, fro), *rows_parts = dask.compute(sums, *((p[3], p[4]) for p in parts))
+        (X, Z, fro), *rows_parts = dask_compute(sums, *((p[3], p[4]) for p in parts))
         if not (np.all(np.isfinite(X)) and math.isfinite(fro)):
             _checks._fail(func, "'block' must contain only finite values; its sketch is not finite")
         self._X += X
