@@ -14,7 +14,7 @@ limit is process-wide while the block runs, like every BLAS thread setting.
 of a pass calls BLAS at once, and with BLAS's own threads on top the cores are oversubscribed.
 Around rankwise's own Dask computations it gives BLAS cores ÷ Dask threads threads (one on the
 default pool of one thread per core). Measured on the 200000 × 2000 float64 file of
-``benchmarks/bench_dask.py``, rank 50, 2 cores: rsvd 5.7–6.3 s against 7.1 s.
+``benchmarks/bench_dask.py``, rank 50, 2 cores, U computed: rsvd 5.7–6.8 s against 7.1 s.
 """
 
 from __future__ import annotations

@@ -356,8 +356,8 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
     YᴴY = V Λ Vᴴ (U_k = Y V_k Λ_k^{-1/2}) whenever λ_k > 1e-10·λ_1, where the Gram route loses
     nothing that matters. Down to λ_{k+10} > 1e-14·λ_1, Y is restricted to its top k + 10 Gram
     directions and that block is orthonormalised by one SVQB step (measured on the 4000 × 256
-    basis of a tolerance of 1e-6, Gram matrix given: 37 ms with a full two-level
-    orthonormalisation of that block against 111 ms for all of Y; one step saves ~10 ms more); otherwise, and
+    basis of a tolerance of 1e-6, Gram matrix given: 37 ms with a full orthonormalisation of
+    that block against 111 ms for all of Y; one step is enough, see below); otherwise, and
     without k, all of Y is. ``basis.gram``, when the scheme built it, saves recomputing YᴴY.
     ``s`` may hold more values than U and Vh have columns (at least σ̃_{k+1} when the basis has it).
     """
