@@ -286,7 +286,8 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
             # Ritz values at rounding level (directions of W that A annihilates, or that the
             # space cannot reach) and a block of fresh columns, which has had no power step, say
             # nothing about how well the top k have converged
-            last = lam[lam > 1e-13 * lam[0]][-1]
+            resolved = lam[lam > 1e-13 * lam[0]]
+            last = float(resolved[-1]) if resolved.size else 0.0
             ratio = math.sqrt(last / lam[k - 1]) if lam[k - 1] > 0 else 0.0
             fast = not filled and ratio ** (4 * q_eff) <= KRYLOV_TOL_CONVERGED
             converged = q_eff >= 1 and (k == prev_k or fast)
@@ -585,11 +586,11 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     time; the Ritz values s_i of Y = A W give the exact error of every truncation,
     ‖A − (AW)_k Wᴴ‖_F² = ‖A‖_F² − Σ_{i<=k} s_i², and the smallest k meeting ``tol`` is
     returned once the basis exceeds it by ``oversample`` columns and k has converged (it
-    did not change over the last step, or the Ritz values past it fall fast enough). With
-    A block of b columns reaches at most b directions of a plateau of equal singular values;
-    where a plateau wider than b sits above further ones, the tolerance is still met but the
-    rank can exceed the optimum (70 values at 1 over 70 at 0.1, tol 0.3: 111 for 65; a block
-    of 80, ``block_size=80``, gives 65). ``method="subspace"``: blocked randQB_EI, blocks added until
+    did not change over the last step, or the Ritz values past it fall fast enough). A block
+    of b columns reaches at most b directions of a plateau of equal singular values; where a
+    plateau wider than b sits above further ones, the tolerance is still met but the rank can
+    exceed the optimum (70 values at 1 over 70 at 0.1, tol 0.3: 111 for 65; ``block_size=80``
+    gives 65). With ``method="subspace"``: blocked randQB_EI, blocks added until
     ‖A − QB‖_F² = ‖A‖_F² − ‖B‖_F² <= tol²‖A‖_F² (Yu, Gu & Li 2018). Either way the
     returned error meets ``tol``.
 
