@@ -257,11 +257,12 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
         if Zraw is None:
             Zraw = op.rmatmat(cast(Ys[-1], op.dtype))
             passes, reads = passes + 1, reads + 1
-        Z = orthonormalize(cast(Zraw, W0.dtype), against=xp.concat(Ws, axis=1))[0]
+        W = xp.concat(Ws, axis=1)
+        Z = orthonormalize(cast(Zraw, W0.dtype), against=W)[0]
         Zraw = None
         filled = Z.shape[1] < b
         if filled:  # deflation: (AᴴA) W nearly ⊂ span(W), see the Notes
-            Z = _top_up(op, Z, xp.concat(Ws, axis=1), b, sketch, gen)
+            Z = _top_up(op, Z, W, b, sketch, gen)
             if Z.shape[1] == 0:  # W spans the whole row space
                 break
         Z = Z[:, :limit - dim]
@@ -680,10 +681,9 @@ def _run(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, 
             basis, k_tol = _krylov_tol(op, opts["tol"], total, b, opts["oversample"], sk, gen)
     U, s, Vh = _svd_of_basis(basis, opts.get("rank", k_tol))  # a known rank may take the Gram route
     s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
-    if "rank" in opts and basis.middle is None and _eps(op) < 1e-10:
-        k = opts["rank"]
+    if "rank" in opts and basis.middle is None and _eps(op) < 1e-10 and s_np.size and s_np[0] > 0:
         # fewer than k + 1 Ritz values: directions were deflated away, as on steep spectra
-        gap = float(s_np[k]) / float(s_np[0]) if s_np.size > k and s_np[0] > 0 else 0.0
+        gap = float(s_np[k]) / float(s_np[0]) if s_np.size > k else 0.0
         if gap < KRYLOV_QB_BELOW:
             basis = _qb_of_krylov(op, basis, gap)
             U, s, Vh = _svd_of_basis(basis, k)
