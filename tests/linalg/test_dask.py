@@ -56,6 +56,43 @@ def test_rsvd_rank_equals_in_memory(mat: tuple[np.ndarray, np.ndarray], chunks: 
     assert rep.options["file_reads"] == 3  # q + 1 fused passes over the chunks instead of 5
 
 
+@pytest.mark.parametrize("kind", ["complex", "rank 12", "float32"])
+def test_kept_basis_gram_is_the_gram_of_the_kept_basis(kind: str) -> None:
+    """YᴴY of the kept Y = A W, assembled from the Krylov passes without a pass of its own, equals the
+    Gram matrix of Y computed afterwards, also when a block deflates to nothing (rank 12 < l = 20)
+    and when the products run in float32; and rsvd equals the in-memory path there."""
+    from rankwise.linalg._operator import as_operator
+    from rankwise.linalg.rsvd import _krylov
+
+    rng = np.random.default_rng(5)
+    if kind == "complex":
+        A = rng.standard_normal((300, 80)) + 1j * rng.standard_normal((300, 80))
+        A = A @ np.diag(0.8 ** np.arange(80))
+    elif kind == "rank 12":
+        A = rng.standard_normal((300, 12)) @ rng.standard_normal((12, 80))
+    else:
+        A = low_rank_matrix(300, 80, 0.9 ** np.arange(80), rng=5)[0].astype(np.float32)
+    op = as_operator(da.from_array(A, chunks=(70, 80)), func="test")
+    basis = _krylov(op, 20, 2, "gaussian", np.random.default_rng(1))
+    Y = np.asarray(basis.left.compute()).astype(np.complex128 if kind == "complex" else np.float64)
+    G = Y.conj().T @ Y
+    assert basis.gram is not None and basis.gram.shape == G.shape == (basis.right.shape[1],) * 2
+    if kind == "rank 12":
+        assert basis.right.shape[1] == 32  # W0 (20) and 12 columns of Z1; Z2 is empty
+    tol = 1e-5 if kind == "float32" else 1e-12
+    assert np.max(np.abs(basis.gram - G)) <= tol * np.max(np.abs(G))
+    k = 10
+    ref = rsvd(A, k, rng=7)
+    got = rsvd(da.from_array(A, chunks=(70, 80)), k, rng=7)
+    U = np.asarray(got.U)
+    if kind == "complex":  # singular vectors are fixed up to a phase: compare S and the rank-k matrix
+        np.testing.assert_allclose(got.S, ref.S, rtol=1e-10)
+        np.testing.assert_allclose((U * got.S) @ got.Vh, (ref.U * ref.S) @ ref.Vh, atol=1e-10 * ref.S[0])
+    else:
+        _same_svd(ref, got, 1e-10 if kind != "float32" else 2e-5)
+    assert np.max(np.abs(U.conj().T @ U - np.eye(k))) < (1e-10 if kind != "float32" else 1e-5)
+
+
 def test_mixed_precision_on_dask_matches_in_memory_and_reads_as_often(mat: tuple[np.ndarray, np.ndarray]) -> None:
     A, s = mat
     ref, rep_ref = rsvd(A, 15, rng=7, precision="mixed", report=True)

@@ -278,6 +278,41 @@ def test_npy_file_equals_in_memory_and_reads_three_times(tmp_path) -> None:
     assert rep2.fro_error == pytest.approx(np.linalg.norm(A - (U2 * s2) @ Vh2), rel=1e-6)
 
 
+def test_streamed_input_sums_its_norm_only_for_those_that_need_it(tmp_path, monkeypatch) -> None:
+    """A streamed operator sums ‖A‖_F² during its first read (fro_sq then reads nothing), unless made
+    ``without_norm``, as rsvd does at a rank without a report: then its first read sums no squares
+    and fro_sq reads the file once more; the norm is right either way."""
+    import rankwise.linalg._operator as op_mod
+    from rankwise.linalg._operator import as_operator, without_norm
+
+    A, _ = _case("exp", 300, 120)
+    path = tmp_path / "a.npy"
+    np.save(path, A)
+    X = np.random.default_rng(0).standard_normal((120, 7))
+    for skip in (False, True):
+        mat = NpyMatrix(path, block_rows=50)
+        op = as_operator(mat, func="test")
+        op = without_norm(op) if skip else op
+        assert op.sums_norm is not skip and op.kind == "npy-file"
+        Y, Z = op.fused(X)
+        np.testing.assert_allclose(Z, A.T @ (A @ X), rtol=1e-12)
+        assert mat.reads == 1
+        assert op.fro_sq() == pytest.approx(np.linalg.norm(A) ** 2, rel=1e-12)
+        assert mat.reads == 1 + skip
+    da = pytest.importorskip("dask.array")
+    chunks: list[int] = []
+    real = op_mod._fro_sq_chunk
+    monkeypatch.setattr(op_mod, "_fro_sq_chunk", lambda b: chunks.append(b.shape[0]) or real(b))
+    D = da.from_array(A, chunks=(100, 120))
+    U, s, Vh = rsvd(D, 8, rng=1)  # no report: no sum of squares
+    assert chunks == []
+    (U2, s2, Vh2), rep = rsvd(D, 8, rng=1, report=True)
+    assert sorted(chunks) == [100, 100, 100]  # during the first read only
+    assert rep.norm_fro == pytest.approx(np.linalg.norm(A), rel=1e-12)
+    np.testing.assert_allclose(s, s2, rtol=1e-12)
+    assert without_norm(as_operator(A, func="test")).kind == "dense"
+
+
 def test_npy_file_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match="no such file"):
         NpyMatrix(tmp_path / "missing.npy")

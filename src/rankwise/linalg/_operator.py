@@ -129,9 +129,11 @@ class Operator:
     fro_sq: Callable[[], float | None]
     kind: str
     streamed: bool = False  # True when every product is a read of the data (disk, Dask)
-    source: Any = None  # the wrapped input where it is not ``like`` (a Dask array)
-    # (A X kept where it was computed, as a Dask array, and Aᴴ A X or None): row-chunked Dask input only
-    keep: Callable[[Array, bool], tuple[Any, Array | None]] | None = None
+    source: Any = None  # the wrapped input where it is not ``like`` (a Dask array, an NpyMatrix)
+    sums_norm: bool = False  # streamed: ‖A‖_F² is summed during the first read, so fro_sq() costs nothing
+    # (A X kept where it was computed, as a Dask array; Aᴴ A X or None; (A X)ᴴ(A X) in float64 or
+    # complex128, summed on the workers): row-chunked Dask input only
+    keep: Callable[[Array, bool], tuple[Any, Array | None, np.ndarray]] | None = None
 
     @property
     def xp(self) -> Any:
@@ -212,17 +214,18 @@ def _linear_operator(A: Any) -> Operator:
                     "linear-operator")
 
 
-def _npy(A: NpyMatrix) -> Operator:
+def _npy(A: NpyMatrix, sums_norm: bool = True) -> Operator:
     m, n = A.shape
     norm: dict[str, float] = {}
 
     def mm(X: Array) -> Array:
         out = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
-        acc = 0.0
+        want, acc = sums_norm and "fro" not in norm, 0.0
         for i0, blk in A.blocks():
             out[i0:i0 + blk.shape[0]] = blk @ X
-            acc += float(np.vdot(blk, blk).real) if "fro" not in norm else 0.0
-        norm.setdefault("fro", acc)
+            acc += float(np.vdot(blk, blk).real) if want else 0.0
+        if want:
+            norm["fro"] = acc
         return out
 
     def rmm(Y: Array) -> Array:
@@ -234,13 +237,14 @@ def _npy(A: NpyMatrix) -> Operator:
     def fused(X: Array) -> tuple[Array, Array]:
         Y = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
         Z = np.zeros((n, X.shape[1]), dtype=Y.dtype)
-        acc = 0.0
+        want, acc = sums_norm and "fro" not in norm, 0.0
         for i0, blk in A.blocks():
             Yi = blk @ X
             Y[i0:i0 + blk.shape[0]] = Yi
             Z += blk.conj().T @ Yi
-            acc += float(np.vdot(blk, blk).real) if "fro" not in norm else 0.0
-        norm.setdefault("fro", acc)
+            acc += float(np.vdot(blk, blk).real) if want else 0.0
+        if want:
+            norm["fro"] = acc
         return Y, Z
 
     def fro() -> float:
@@ -249,7 +253,7 @@ def _npy(A: NpyMatrix) -> Operator:
         return norm["fro"]
 
     return Operator(A.shape, A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "npy-file",
-                    streamed=True)
+                    streamed=True, source=A, sums_norm=sums_norm)
 
 
 def tree_sum(parts: list[Any]) -> Any:
@@ -269,10 +273,15 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool) -> tuple[Any, ...]:
-    """One row chunk A_i: (A_i X, A_iᴴ A_i X or 0, ‖A_i‖_F² or 0) from a single read (on a worker)."""
+def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool, gram: bool = False) -> tuple[Any, ...]:
+    """One row chunk A_i: (A_i X, A_iᴴ A_i X or 0, ‖A_i‖_F² or 0, (A_i X)ᴴ(A_i X) or 0) from a single
+    read (on a worker); the Gram is accumulated in double precision."""
     Y = block @ X
-    return Y, (_adjoint(block) @ Y if adjoint else 0.0), (_fro_sq_chunk(block) if fro else 0.0)
+    if gram:
+        Y2 = Y.astype(np.complex128 if np.iscomplexobj(Y) else np.float64)
+        G = _adjoint(Y2) @ Y2
+    return (Y, (_adjoint(block) @ Y if adjoint else 0.0), (_fro_sq_chunk(block) if fro else 0.0),
+            (G if gram else 0.0))
 
 
 def _fro_sq_chunk(block: Any) -> float:
@@ -302,7 +311,7 @@ def _dask_persist(*args: Any) -> Any:
         return sys.modules["dask"].persist(*args)
 
 
-def _dask(A: Any) -> Operator:
+def _dask(A: Any, sums_norm: bool = True) -> Operator:
     """Products of a Dask array, one task per chunk, on whatever scheduler is active; results in NumPy.
 
     Row-chunked input (one chunk across the columns; arrays chunked both ways are rechunked to
@@ -311,7 +320,7 @@ def _dask(A: Any) -> Operator:
     the workers. The client sends X (n × l) and receives Y = A X (m × l, by rows) and Aᴴ Y
     (n × l): (m + 2n)·l numbers per pass, whatever the number of workers or chunks. Input
     chunked only by columns (A_j = A[:, J_j]) needs Y before any A_jᴴ Y, so ``fused`` reads it
-    twice. ‖A‖_F² is accumulated in float64 during the first pass.
+    twice. ‖A‖_F² is accumulated in float64 during the first pass (unless ``sums_norm`` is False).
     """
     import dask
 
@@ -333,16 +342,19 @@ def _dask(A: Any) -> Operator:
         if want:
             norm["fro"] = float(fro)
 
+    def wanted() -> bool:
+        return sums_norm and "fro" not in norm
+
     def rows_pass(X: Array, adjoint: bool) -> tuple[Array, Array | None]:
-        want = "fro" not in norm
+        want = wanted()
         Xd = delayed(np.asarray(X), pure=True)
-        parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
+        parts = [delayed(_rows_fused, nout=4)(b, Xd, adjoint, want) for b in blocks]
         (Z, fro), *Y = dask_compute(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
         keep(fro, want)
         return np.concatenate(Y, axis=0), (np.asarray(Z) if adjoint else None)
 
     def cols_mm(X: Array) -> Array:
-        want = "fro" not in norm
+        want = wanted()
         X = np.asarray(X)
         parts = [delayed(_cols_product)(b, X[edges[j]:edges[j + 1]], want) for j, b in enumerate(blocks)]
         Y, fro = dask_compute(tree_sum(parts))[0]
@@ -368,20 +380,21 @@ def _dask(A: Any) -> Operator:
         assert Z is not None
         return Y, Z
 
-    def kept_pass(X: Array, adjoint: bool) -> tuple[Any, Array | None]:
-        """As ``rows_pass``, but A X stays where its chunks were computed (persisted: on the workers)."""
+    def kept_pass(X: Array, adjoint: bool) -> tuple[Any, Array | None, np.ndarray]:
+        """As ``rows_pass``, but A X stays where its chunks were computed (persisted: on the workers),
+        and its Gram matrix (A X)ᴴ(A X) comes back, summed over the chunks in double precision."""
         da = sys.modules["dask.array"]
-        want = "fro" not in norm
+        want = wanted()
         X = np.asarray(X)
         Xd = delayed(X, pure=True)
-        parts = [delayed(_rows_fused, nout=3)(b, Xd, adjoint, want) for b in blocks]
-        total, *Y = _dask_persist(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
-        Z, fro = dask_compute(total)[0]  # already in memory; a plain tuple when there is one chunk
+        parts = [delayed(_rows_fused, nout=4)(b, Xd, adjoint, want, True) for b in blocks]
+        total, *Y = _dask_persist(tree_sum([(p[1], p[2], p[3]) for p in parts]), *(p[0] for p in parts))
+        Z, fro, G = dask_compute(total)[0]  # already in memory; a plain tuple when there is one chunk
         keep(fro, want)
         dt = np.result_type(A.dtype, X.dtype)
         Yd = da.concatenate([da.from_delayed(y, (int(edges[i + 1] - edges[i]), X.shape[1]), dtype=dt)
                              for i, y in enumerate(Y)], axis=0)
-        return Yd, (np.asarray(Z) if adjoint else None)
+        return Yd, (np.asarray(Z) if adjoint else None), np.asarray(G)
 
     def fro() -> float:
         if "fro" not in norm:
@@ -389,7 +402,7 @@ def _dask(A: Any) -> Operator:
         return norm["fro"]
 
     return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",
-                    streamed=True, source=A, keep=None if by_cols else kept_pass)
+                    streamed=True, source=A, keep=None if by_cols else kept_pass, sums_norm=sums_norm)
 
 
 def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
@@ -438,6 +451,20 @@ def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
                         f"got ‖{name}‖_F² = {total}")
 
 
+def without_norm(op: Operator) -> Operator:
+    """The same operator, minus the sum of squares during the first read of a streamed input.
+
+    For callers that will not ask for ‖A‖_F (it saves a pass of squares over every block, a
+    few per cent of a read); ``fro_sq()`` then reads A once more. Other inputs are returned as
+    they are.
+    """
+    if op.kind == "dask":
+        return _dask(op.source, sums_norm=False)
+    if op.kind == "npy-file":
+        return _npy(op.source, sums_norm=False)
+    return op
+
+
 def single_precision(op: Operator) -> Operator | None:
     """The same matrix rounded to float32 (complex64) for double-precision dense or Dask input, else None.
 
@@ -449,7 +476,7 @@ def single_precision(op: Operator) -> Operator | None:
         return None
     if op.kind == "dask":
         src = op.source
-        return _dask(src.astype(np.complex64 if src.dtype.kind == "c" else np.float32))
+        return _dask(src.astype(np.complex64 if src.dtype.kind == "c" else np.float32), op.sums_norm)
     xp = op.xp
     low = xp.complex64 if xp.isdtype(op.dtype, "complex floating") else xp.float32
     with np.errstate(over="ignore", under="ignore"):

@@ -18,12 +18,11 @@ from ..random import RNGLike, as_generator
 from ._operator import (
     Operator,
     as_operator,
-    dask_compute,
     fro_sq_checked,
     is_dask,
     raise_nonfinite,
     single_precision,
-    tree_sum,
+    without_norm,
 )
 from .sketch import (
     NORMALIZERS,
@@ -75,8 +74,10 @@ class _Basis(NamedTuple):
 # --------------------------------------------------------------------------- fixed rank
 
 
-def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) -> tuple[Array, Array, Array | None]:
-    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read.
+def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator
+                 ) -> tuple[Array, Array, Array | None, np.ndarray | None]:
+    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read; for kept
+    input (``op.keep``) also (A W0)ᴴ(A W0), else None.
 
     A dense Ω is orthonormalised before the product (A W0 directly), by :func:`orthonormalize`:
     one Gram step, W0 = Ω V Λ^{-1/2}, loses orthogonality like ε·κ(Ω)², and a nearly square
@@ -96,16 +97,16 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator) ->
     else:
         W0 = orthonormalize(Om64)[0]
     X = Omega if sparse else cast(W0, op.dtype)
-    Zraw = None
+    Zraw, G0 = None, None
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite A is reported by _check_sketch
         if op.keep is not None:
-            Y, Zraw = op.keep(X, True)
+            Y, Zraw, G0 = op.keep(X, True)
         elif op.streamed:
             Y, Zraw = op.fused(X)
         else:
             Y = _dense_result(op.matmat(X))
         Y0 = cast(Y, wd) @ T if sparse else cast(Y, wd)
-    return W0, Y0, Zraw
+    return W0, Y0, Zraw, G0
 
 
 def _check_sketch(op: Operator, Y: Array) -> None:
@@ -128,19 +129,23 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
     Every block's product A Z_j is kept, so the Rayleigh–Ritz projection A W Wᴴ needs no
     extra pass: 2q + 1 products in all (q + 1 reads for streamed input, whose Aᴴ(A Z_j) is
     fused with A Z_j). Row-chunked Dask input keeps each A Z_j on the workers (``op.keep``):
-    only n-sized blocks reach the client, and Y is a Dask array.
+    only n-sized blocks reach the client, and Y is a Dask array whose Gram matrix YᴴY is
+    assembled without another pass (:func:`_kept_gram`).
     """
     xp = op.xp
-    W0, Y0, Zraw = _first_block(op, l, sketch, gen)
+    W0, Y0, Zraw, G0 = _first_block(op, l, sketch, gen)
     _check_sketch(op, Y0 if Zraw is None or op.keep is None else Zraw)  # kept: Aᴴ(AΩ), already here
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
+    grams, raws = [G0], []  # kept input: (A W_j)ᴴ(A W_j) and Aᴴ A W_j of each block
     passes = 2 if Zraw is not None else 1  # products with A or Aᴴ
     reads = 1  # calls into the operator (reads of the data when it is streamed)
     for j in range(q):
         if Zraw is None:
             Zraw = op.rmatmat(cast(Ys[-1], op.dtype))
             passes, reads = passes + 1, reads + 1
+        if op.keep is not None:
+            raws.append(Zraw)
         # the last block in one level: what it holds below 3e-7 of its largest direction adds
         # nothing measurable to the top k (σ = 0.6^i … 0.9^i, k = 20 and 50: the same errors)
         Z = orthonormalize(cast(Zraw, wd), against=xp.concat(Ws, axis=1), levels=1 if j == q - 1 else 3)[0]
@@ -149,7 +154,8 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
             break          # equal singular values that W0 reaches, so the top k (k <= l) are in it
         fuse = op.streamed and j < q - 1
         if op.keep is not None:
-            Y, Zraw = op.keep(cast(Z, op.dtype), fuse)
+            Y, Zraw, Gj = op.keep(cast(Z, op.dtype), fuse)
+            grams.append(Gj)
         elif fuse:
             Y, Zraw = op.fused(cast(Z, op.dtype))
         else:
@@ -159,10 +165,32 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
         Ws.append(Z)
         Ys.append(cast(Y, wd))
     W = xp.concat(Ws, axis=1)
-    Y = sys.modules["dask.array"].concatenate(Ys, axis=1) if op.keep is not None else xp.concat(Ys, axis=1)
     info = {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l, "krylov_dim": int(W.shape[1]),
             "normalizer": "svqb", **({"file_reads": reads} if op.streamed else {})}
-    return _Basis(Y, None, W, passes, info)
+    if op.keep is None:
+        return _Basis(xp.concat(Ys, axis=1), None, W, passes, info)
+    G = _kept_gram([cast(cast(Wj, op.dtype), wd) for Wj in Ws], [cast(R, wd) for R in raws], grams)
+    return _Basis(sys.modules["dask.array"].concatenate(Ys, axis=1), None, W, passes, info, G)
+
+
+def _kept_gram(Ws: list[Array], raws: list[Array], grams: list[Any]) -> np.ndarray:
+    """YᴴY for Y = A W = [A W_0, …, A W_p] from what the Krylov passes already returned.
+
+    The diagonal blocks (A W_j)ᴴ(A W_j) were summed on the workers in the pass that computed
+    A W_j; an off-diagonal block needs no pass at all, since (A W_i)ᴴ(A W_j) = (AᴴA W_i)ᴴ W_j
+    and AᴴA W_i (i < p) is the fused product the next block was orthonormalised from. ``Ws``
+    are the blocks as they were sent (rounded to A's dtype), so G is the Gram matrix of the
+    kept Y to rounding.
+    """
+    edges = np.cumsum([0, *(int(Wj.shape[1]) for Wj in Ws)])
+    G = np.zeros((int(edges[-1]), int(edges[-1])), dtype=np.result_type(grams[0], Ws[0]))
+    for j, Wj in enumerate(Ws):
+        G[edges[j]:edges[j + 1], edges[j]:edges[j + 1]] = grams[j]
+        for i in range(j):
+            Gij = H(raws[i]) @ Wj
+            G[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] = Gij
+            G[edges[j]:edges[j + 1], edges[i]:edges[i + 1]] = H(Gij)
+    return G
 
 
 def _subspace(op: Operator, l: int, q: int, normalizer: str, sketch: str, gen: np.random.Generator) -> _Basis:
@@ -242,7 +270,7 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
     limit = op.shape[1]  # W lives in n dimensions: for m < n, dim = m does not make A W Wᴴ = A
     b = min(block, limit)
     op = dataclasses.replace(op, keep=None)  # Y is gathered: its Gram is read at every step
-    W0, Y0, Zraw = _first_block(op, b, sketch, gen)  # streamed input: Aᴴ(A W0) from the same read
+    W0, Y0, Zraw, _ = _first_block(op, b, sketch, gen)  # streamed input: Aᴴ(A W0) from the same read
     _check_sketch(op, Y0)
     total = total if total is not None else op.fro_sq()  # streamed: summed during that read
     assert total is not None
@@ -421,20 +449,19 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
 def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Array]:
     """:func:`_svd_of_basis` for Y = A W kept on Dask workers: U = Y V_k Λ_k^{-1/2} stays a Dask array.
 
-    One task per row chunk sums that chunk's blocks into its share of YᴴY (an L × L result,
-    summed by a tree on the workers) and, later, multiplies them by V_k Λ_k^{-1/2}: one task per
-    chunk and pass-block set, where Dask's blockwise matmul makes one per block pair and moves
-    blocks between workers (measured on a 2-process LocalCluster, 200000 × 2000: 1.5 s for the
-    Gram that way). When the Gram route would need its SVQB repair (λ_k <= 1e-6·λ_1) or cannot
-    be used, Y is gathered instead.
+    YᴴY = V Λ Vᴴ is ``basis.gram`` (assembled by :func:`_kept_gram` from the Krylov passes: no
+    pass of its own; a pass over the kept Y took 0.25 s of 5.5 on the 200000 × 2000 benchmark
+    file), and one task per row chunk multiplies that chunk's blocks by V_k Λ_k^{-1/2}, where
+    Dask's blockwise matmul makes one per block pair and moves blocks between workers. When
+    the Gram route would need its SVQB repair (λ_k <= 1e-6·λ_1) or cannot be used, Y is
+    gathered instead.
     """
-    Y, W = basis.left, basis.right
-    assert W is not None
+    Y, W, G = basis.left, basis.right, basis.gram
+    assert W is not None and G is not None
     if k is not None:
         dask = sys.modules["dask"]
         da = sys.modules["dask.array"]
         rows = Y.to_delayed(optimize_graph=False)  # row chunks × column blocks; keeps the persisted futures
-        G = dask_compute(tree_sum([dask.delayed(_rows_gram)(*rows[i]) for i in range(rows.shape[0])]))[0]
         lam, V = np.linalg.eigh(np.asarray(G))
         lam, V = lam[::-1], V[:, ::-1]
         if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:
@@ -443,13 +470,7 @@ def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Arra
             U = da.concatenate([da.from_delayed(dask.delayed(_rows_times)(M, *rows[i]), (int(c), k), dtype=Y.dtype)
                                 for i, c in enumerate(Y.chunks[0])], axis=0)
             return U, s, H(W @ V[:, :k])
-    return _svd_of_basis(basis._replace(left=np.asarray(Y.compute())), k)
-
-
-def _rows_gram(*blocks: np.ndarray) -> np.ndarray:
-    """Y_iᴴ Y_i of one row chunk, Y_i = [blocks] (the chunk's A Z_j of every pass)."""
-    Yi = np.concatenate(blocks, axis=1)
-    return H(Yi) @ Yi
+    return _svd_of_basis(basis._replace(left=np.asarray(Y.compute()), gram=None), k)
 
 
 def _rows_times(M: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
@@ -628,6 +649,8 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     gen = as_generator(rng, func=func)
     krylov = "rank" in opts and opts["method"] in ("auto", "krylov")
     need_norm = report or not krylov  # Krylov at a rank without a report needs no ‖A‖_F: NaN/Inf show in AΩ
+    if not need_norm:
+        op = without_norm(op)  # a streamed input's first read skips its sum of squares
     total0 = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
     sk = resolve_sketch(op, opts["sketch"])
     run, used = None, "full"
