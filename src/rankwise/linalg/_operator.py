@@ -278,7 +278,7 @@ def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool, gram: bool 
     read (on a worker); the Gram is accumulated in double precision."""
     Y = block @ X
     if gram:
-        Y2 = Y.astype(np.complex128 if np.iscomplexobj(Y) else np.float64)
+        Y2 = Y.astype(np.complex128 if np.iscomplexobj(Y) else np.float64, copy=False)
         G = _adjoint(Y2) @ Y2
     return (Y, (_adjoint(block) @ Y if adjoint else 0.0), (_fro_sq_chunk(block) if fro else 0.0),
             (G if gram else 0.0))
