@@ -115,11 +115,11 @@ def _run_tool(tool: str, path: str, k: int, q: int, chunks: int) -> tuple[Any, .
     from rankwise import rsvd
     from rankwise.io import open_dask
 
-    D = open_dask(path, chunks=chunks)
     runner, extra = TOOLS[tool]
     if runner == "floor":
         _products_only(path, k + 10, q, chunks)
         return None
+    D = open_dask(path, chunks=chunks)
     if runner.startswith("rankwise"):
         precision = "mixed" if runner == "rankwise-mixed" else "full"
         res = rsvd(D, k, power_iters=q + extra, oversample=10, rng=0, precision=precision)
