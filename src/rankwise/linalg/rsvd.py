@@ -470,6 +470,8 @@ def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Arra
             U = da.concatenate([da.from_delayed(dask.delayed(_rows_times)(M, *rows[i]), (int(c), k), dtype=Y.dtype)
                                 for i, c in enumerate(Y.chunks[0])], axis=0)
             return U, s, H(W @ V[:, :k])
+    # the gathered routes recompute YᴴY from Y itself: their λ_k <= 1e-6·λ_1 needs it to Y's own
+    # rounding, and for float32 input the assembled Gram's off-diagonal blocks hold float32 products
     return _svd_of_basis(basis._replace(left=np.asarray(Y.compute()), gram=None), k)
 
 

@@ -164,7 +164,7 @@ def orthonormalize(Z: Array, *, against: Array | None = None, want_r: bool = Fal
         if Q.shape[1] == 0:
             break
         found.append(Q)
-        if Q.shape[1] == cur.shape[1] or level == levels - 1:  # full rank: nothing is left over
+        if Q.shape[1] == cur.shape[1] or level == levels - 1:  # full rank, or the last level asked for
             break
         basis = Q if basis is None else xp.concat([basis, Q], axis=1)
         cur = cur - Q @ (H(Q) @ cur)
