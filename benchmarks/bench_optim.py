@@ -5,7 +5,7 @@ The problem is the same for every tool: a separable quadratic over n float32 par
 rankwise runs on NumPy arrays and on torch tensors (the same code through the array-API
 namespace), once with ``optim.step_inplace`` (parameters and moments updated in place, as
 torch.optim does) and once purely (``update`` then ``apply_updates``: fresh arrays every
-step), and through ``rankwise.optim.torch_optimizer`` (the transform inside a
+step), and through ``rankwise.nn.torch_optimizer`` (the transform inside a
 ``torch.optim.Optimizer``); torch.optim runs its ``foreach`` implementation.
 Each tool runs in its own process with the harness's thread count, a warm-up and ``repeats`` timed runs of ``steps``
 steps, three times with the tools taking turns; the table gives the median time per step, steps per
@@ -75,12 +75,13 @@ def _step(tool: str, opt: str, n: int) -> Callable[[], None]:
 def _torch_step(opt: str, n: int, adapter: bool) -> Callable[[], None]:
     import torch
 
+    from rankwise import nn as rnn
     from rankwise import optim
 
     d, c = (torch.from_numpy(a) for a in _problem(n))
     p = torch.zeros(n, requires_grad=True)
     if adapter:
-        o = optim.torch_optimizer(optim.adam(1e-3) if opt == "adam" else optim.sgd(1e-3), [p])
+        o = rnn.torch_optimizer(optim.adam(1e-3) if opt == "adam" else optim.sgd(1e-3), [p])
     elif opt == "adam":
         o = torch.optim.Adam([p], lr=1e-3, foreach=True)
     else:

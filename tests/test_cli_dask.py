@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rankwise import cli, rsvd
+from rankwise import cli, engine, rsvd
 from rankwise.random import low_rank_matrix
 
 pytest.importorskip("dask.array")
@@ -72,7 +72,7 @@ def test_passes_one_and_zarr(npy: tuple[Path, np.ndarray, np.ndarray], tmp_path:
 def test_engine_auto_uses_dask_above_the_threshold(npy: tuple[Path, np.ndarray, np.ndarray],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     path, _, _ = npy
-    monkeypatch.setattr(cli, "DASK_BYTES", 1000)
+    monkeypatch.setattr(engine, "DASK_BYTES", 1000)
     code, stdout, err = run("approx", str(path), "-m", "rsvd", "-k", "5", "--json")
     assert code == 0 and json.loads(stdout)[0]["options"]["input"] == "dask", err
     code, stdout, err = run("approx", str(path), "--engine", "local", "-m", "rsvd", "-k", "5", "--json")

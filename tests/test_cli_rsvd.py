@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rankwise import cli
+from rankwise import cli, engine
 from rankwise.random import decay, low_rank_matrix
 
 runner = CliRunner()
@@ -64,7 +64,7 @@ def test_passes_errors(tmp_path: Path, args: tuple, msg: str) -> None:
 def test_large_npy_goes_out_of_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     A, s = low_rank_matrix(500, 100, decay("exp", 100, rate=0.8), rng=0)
     np.save(tmp_path / "big.npy", A)
-    monkeypatch.setattr(cli, "OUT_OF_CORE_BYTES", 1000)
+    monkeypatch.setattr(engine, "OUT_OF_CORE_BYTES", 1000)
     code, out, err = run("approx", str(tmp_path / "big.npy"), "--method", "rsvd", "--rank", "10", "--json")
     assert code == 0, err
     (rep,) = json.loads(out)

@@ -7,7 +7,8 @@ import os
 import pytest
 import scipy.linalg  # noqa: F401  (its BLAS is loaded before the "before" snapshot)
 
-from rankwise._threads import dask_blas_threads, single_blas_thread
+from rankwise._threads import single_blas_thread
+from rankwise.linalg._dask import dask_blas_threads
 
 
 def test_single_blas_thread_limits_and_restores() -> None:

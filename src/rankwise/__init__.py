@@ -38,7 +38,7 @@ from .linalg import svd as svd
 from .linalg.rsvd import rsvd as rsvd
 from .random import as_generator as as_generator
 from .random import low_rank_matrix as low_rank_matrix
-from .structured import monarch_project as monarch_project  # also registers approx method "monarch"
+from .structured import monarch_project as monarch_project
 
 try:
     __version__ = version("rankwise")

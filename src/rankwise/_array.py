@@ -19,6 +19,8 @@ from typing import Any
 import array_api_compat as _aac
 import numpy as np
 
+from . import _numerics
+
 Array = Any
 """Any array the array API standard describes (NumPy, torch, array-api-strict)."""
 
@@ -72,10 +74,18 @@ def real_dtype(x: Array) -> Any:
     return dt
 
 
+def real_dtype_name(x: Array) -> str:
+    """The name of ``x``'s real computing dtype, ``"float32"`` or ``"float64"``, for :mod:`rankwise._numerics`.
+
+    (NumPy's namespace gives its dtypes as scalar types, ``np.float64``, whose ``str`` is not the name.)
+    """
+    dt = real_dtype(x)
+    return np.dtype(dt).name if isinstance(dt, (type, np.dtype)) else _numerics.dtype_name(dt)
+
+
 def eps(x: Array) -> float:
-    """Machine epsilon of ``x``'s real dtype."""
-    xp = namespace(x)
-    return float(xp.finfo(real_dtype(x)).eps)
+    """Machine epsilon of ``x``'s real dtype (:func:`rankwise._numerics.eps`)."""
+    return _numerics.eps(real_dtype_name(x))
 
 
 def conj_transpose(A: Array) -> Array:

@@ -1,14 +1,16 @@
 """One entry point over every low-rank method, driven by a registry.
 
-:func:`approximate` is what ``rankwise approx --method NAME`` calls. Each method is a
-function ``fn(A, *, rank, tol, energy, rng, **options) -> Approximation`` registered
-under a name with :func:`register`; later families (randomized SVD, ID, CUR, …) add
-themselves to :data:`METHODS` instead of growing an if-chain.
+:func:`approximate` is what ``rankwise approx --method NAME`` calls. A method is a function
+``fn(A, *, rank, tol, energy, rng, **options) -> Approximation``. :data:`METHODS` lists every
+method rankwise ships, built in one place (:func:`_builtin_methods`) from the functions where
+they live, so it is complete as soon as this module is imported; :func:`register` adds a
+user's own method to it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -17,12 +19,16 @@ import numpy as np
 
 from . import _checks
 from ._array import Array
+from ._numerics import tol_from_energy
 from .factors import ApproxReport, optimal_errors
 from .linalg.rsvd import rsvd as _rsvd
+from .linalg.rsvd import rsvd_plan
+from .linalg.skeleton import cur, id_plan, interp_decomp
 from .linalg.svd import _svd as _svd_body
 from .linalg.svd import _target as _svd_target
+from .structured.monarch import _fit as _monarch_fit
 
-__all__ = ["METHODS", "Approximation", "Method", "approximate", "register", "with_reference"]
+__all__ = ["METHODS", "Approximation", "Method", "approximate", "describe", "register", "with_reference"]
 
 
 class Approximation(NamedTuple):
@@ -48,15 +54,13 @@ class Method:
     accepts_sparse: bool = False
 
 
-METHODS: dict[str, Method] = {}
-
-
 def register(name: str, summary: str, *, uses_rng: bool = False,
              accepts_sparse: bool = False) -> Callable[[MethodFn], MethodFn]:
-    """Decorator adding ``fn`` to :data:`METHODS` under ``name``.
+    """Decorator adding a user's method ``fn`` to :data:`METHODS` under ``name``.
 
     ``uses_rng`` says the method is randomized; ``accepts_sparse`` that it takes
-    ``scipy.sparse`` input as it is (the CLI densifies for the others).
+    ``scipy.sparse`` input as it is (the CLI densifies for the others). rankwise's own
+    methods are listed in :func:`_builtin_methods`, not registered.
     """
 
     def deco(fn: MethodFn) -> MethodFn:
@@ -68,7 +72,6 @@ def register(name: str, summary: str, *, uses_rng: bool = False,
     return deco
 
 
-@register("svd", "exact truncated SVD (LAPACK); exact errors")
 def _exact_svd(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
                **options: Any) -> Approximation:
     del rng
@@ -81,29 +84,25 @@ def _exact_svd(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = Non
     return Approximation(res, rep, s)
 
 
-@register("rsvd", "randomized SVD: block Krylov, at a rank or grown to a tolerance", uses_rng=True,
-          accepts_sparse=True)
 def _randomized_svd(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
                     **options: Any) -> Approximation:
-    func = "approximate"
-    if _checks.at_most_one(func, rank=rank, tol=tol, energy=energy) == "energy":
-        e = _checks.real(energy, func=func, name="energy", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-        tol = (1.0 - e) ** 0.5  # energy kept e  <=>  relative Frobenius error sqrt(1 - e)
-    res, rep = _rsvd(A, rank, tol=tol, rng=rng, report=True, **options)
+    res, rep = _rsvd(A, rank, tol=_tol_from("approximate", rank, tol, energy), rng=rng, report=True, **options)
     return Approximation(res, rep)
 
 
 AUTO_EXACT_MAX_ENTRIES = 1_000_000
 
 
-@register("auto", f"exact SVD up to {AUTO_EXACT_MAX_ENTRIES:,} entries, randomized above", uses_rng=True,
-          accepts_sparse=True)
-def _auto(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
-          **options: Any) -> Approximation:
+def _auto_is_exact(A: Any) -> bool:
+    """``method="auto"`` runs the exact SVD: ``A`` is dense with at most AUTO_EXACT_MAX_ENTRIES entries."""
     m, n = getattr(A, "shape", (0, 0))[-2:] if hasattr(A, "shape") else (0, 0)
     dense = not (hasattr(A, "tocsr") or hasattr(A, "matmat") or hasattr(A, "blocks"))
-    small = dense and m * n <= AUTO_EXACT_MAX_ENTRIES
-    if small:
+    return dense and m * n <= AUTO_EXACT_MAX_ENTRIES
+
+
+def _auto(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+          **options: Any) -> Approximation:
+    if _auto_is_exact(A):
         if "precision" in options:  # the exact SVD always runs in A's precision
             _checks.choice(options["precision"], ("full", "mixed"), func="approximate", name="precision")
             options = {k: v for k, v in options.items() if k != "precision"}
@@ -141,6 +140,35 @@ def approximate(A: Array, *, method: str = "svd", rank: int | None = None, tol: 
     return out if spectrum is None else with_reference(out, spectrum)
 
 
+def describe(A: Any, *, method: str = "svd", rank: int | None = None, tol: float | None = None,
+             energy: float | None = None, **options: Any) -> str:
+    """What :func:`approximate` will run on ``A`` with these arguments, as text, before it runs.
+
+    For ``"rsvd"`` (and ``"auto"`` where it chooses it) the printed :class:`~rankwise.linalg.RSVDPlan`,
+    for ``"id"`` the :class:`~rankwise.linalg.IDPlan`; for the other methods their summary and target.
+    The arguments are validated as :func:`approximate` validates them.
+
+    Examples
+    --------
+    >>> print(describe(np.ones((2000, 1000)), method="auto", rank=10).splitlines()[3])
+      scheme       block-krylov
+    """
+    func = "approximate"
+    name = _checks.choice(method, METHODS, func=func, name="method")
+    t = _tol_from(func, rank, tol, energy)
+    if name == "auto":
+        name = "svd" if _auto_is_exact(A) else "rsvd"
+        options = {k: v for k, v in options.items() if k != "precision"} if name == "svd" else options
+    if name == "rsvd":
+        return str(rsvd_plan(A, rank, tol=t, **options))
+    if name == "id":
+        opts = {("method" if k == "id_method" else k): v for k, v in options.items()}
+        return str(id_plan(A, rank, tol=t, **opts))
+    target = f"rank {rank}" if rank is not None else f"tol {t:g} (relative Frobenius)" if t is not None else "default"
+    extra = f", options {options}" if options else ""
+    return f"{name} plan\n  method   {METHODS[name].summary}\n  target   {target}{extra}"
+
+
 def with_reference(approx: Approximation, spectrum: Any) -> Approximation:
     """``approx`` with the complete spectrum attached and the report's optimum filled in."""
     s = np.sort(np.abs(np.asarray(spectrum, dtype=np.float64)))[::-1]
@@ -151,19 +179,17 @@ def with_reference(approx: Approximation, spectrum: Any) -> Approximation:
     return Approximation(approx.factors, rep, s)
 
 
-# --------------------------------------------------------------------- skeleton decompositions (issue 4)
-
-
 def _tol_from(func: str, rank: Any, tol: Any, energy: Any) -> Any:
     """``tol`` itself, or the relative Frobenius error sqrt(1 − e) that keeping energy e means."""
     if _checks.at_most_one(func, rank=rank, tol=tol, energy=energy) == "energy":
         e = _checks.real(energy, func=func, name="energy", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-        return (1.0 - e) ** 0.5
+        return tol_from_energy(e)
     return tol
 
 
-@register("id", "interpolative decomposition: k actual columns (option axis='rows': rows), pivoted QR or a "
-                "sketch", uses_rng=True, accepts_sparse=True)
+# ------------------------------------------------------------------------- skeleton decompositions
+
+
 def _interp(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
             **options: Any) -> Approximation:
     """``approximate(A, method="id", axis=..., id_method=..., oversample=..., power_iters=...)``.
@@ -171,10 +197,6 @@ def _interp(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rn
     The factors are the :class:`~rankwise.IDResult` (saved as ``idx`` and ``proj``);
     ``storage_after`` counts the skeleton (k columns of A, or k rows) and the coefficients.
     """
-    import time
-
-    from .linalg.skeleton import interp_decomp
-
     func = "approximate"
     unknown = sorted(set(options) - {"axis", "id_method", "oversample", "power_iters"})
     if unknown:
@@ -198,16 +220,67 @@ def _interp(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rn
     return Approximation(res, rep)
 
 
-@register("cur", "CUR: k actual columns and rows, U = A[I, J]⁺ (option core='optimal': C⁺AR⁺)", uses_rng=True,
-          accepts_sparse=True)
 def _cur(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
          **options: Any) -> Approximation:
     """``approximate(A, method="cur", select=..., core=...)``; the factors are the :class:`~rankwise.CURResult`."""
-    from .linalg.skeleton import cur
-
     func = "approximate"
     unknown = sorted(set(options) - {"select", "core"})
     if unknown:
         _checks._fail(func, f"method 'cur' takes the options select, core; got {unknown}")
     res = cur(A, rank, tol=_tol_from(func, rank, tol, energy), rng=rng, **options)
     return Approximation(res, res.report)
+
+
+# ------------------------------------------------------------------------------ structured
+
+
+def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
+                    **options: Any) -> Approximation:
+    """``approximate(A, method="monarch", blocks=...)``: see :func:`rankwise.structured.monarch_project`.
+
+    ``rank`` is the block rank r; ``tol`` (relative Frobenius error) and ``energy`` pick the
+    smallest r that meets them; no target gives r = 1. ``blocks`` is the only option.
+    The report's ``rank`` is the rank of the truncated SVD that stores no more numbers than
+    the Monarch factors (⌊params / (m + n + 1)⌋, at most min(m, n)), so its ``optimal_*`` errors, once the
+    spectrum is known, are the Eckart–Young errors at equal storage; ``storage_after`` is the
+    Monarch parameter count and ``options`` holds the blocks and the block rank.
+    """
+    del rng
+    func = "approximate"
+    unknown = sorted(set(options) - {"blocks"})
+    if unknown:
+        _checks._fail(func, f"method 'monarch' takes only the option 'blocks'; got {unknown}")
+    t0 = time.perf_counter()
+    fit = _monarch_fit(A, options.get("blocks"), rank=rank, tol=tol, energy=energy, func=func)
+    M, (k, q) = fit.monarch, fit.blocks
+    m, n = M.shape
+    report = ApproxReport(method="monarch", shape=(m, n), rank=min(M.n_params // (m + n + 1), m, n),
+                          fro_error=fit.fro_error, norm_fro=fit.norm_fro,
+                          storage_before=m * n, storage_after=M.n_params, seconds=time.perf_counter() - t0,
+                          exact=True, options={"blocks_R": k, "blocks_L": q, "block_rank": fit.block_rank})
+    return Approximation(M, report)
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+def _builtin_methods() -> dict[str, Method]:
+    """Every method rankwise ships, in the order ``rankwise approx --help`` lists them."""
+    methods = (
+        Method("svd", _exact_svd, "exact truncated SVD (LAPACK); exact errors"),
+        Method("rsvd", _randomized_svd, "randomized SVD: block Krylov, at a rank or grown to a tolerance",
+               uses_rng=True, accepts_sparse=True),
+        Method("auto", _auto, f"exact SVD up to {AUTO_EXACT_MAX_ENTRIES:,} entries, randomized above",
+               uses_rng=True, accepts_sparse=True),
+        Method("id", _interp, "interpolative decomposition: k actual columns (option axis='rows': rows), "
+                              "pivoted QR or a sketch", uses_rng=True, accepts_sparse=True),
+        Method("cur", _cur, "CUR: k actual columns and rows, U = A[I, J]⁺ (option core='optimal': C⁺AR⁺)",
+               uses_rng=True, accepts_sparse=True),
+        Method("monarch", _monarch_method, "Monarch projection; --rank is the block rank, the report's rank "
+                                           "the SVD rank of equal storage"),
+    )
+    return {m.name: m for m in methods}
+
+
+METHODS: dict[str, Method] = _builtin_methods()
+"""Method name → :class:`Method`: rankwise's own (:func:`_builtin_methods`), then any :func:`register` added."""

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._array import Array
+from ._numerics import energy_from_tol
 
 __all__ = ["ApproxReport", "SVDResult", "optimal_errors"]
 
@@ -123,7 +124,7 @@ class ApproxReport:
     @property
     def energy(self) -> float:
         """Fraction of ‖A‖_F² kept, 1 − ‖A − Â‖_F²/‖A‖_F² (Σ_{i≤k} σ_i²/Σ σ_i² for the SVD)."""
-        return max(0.0, 1.0 - self.rel_fro_error**2)
+        return max(0.0, energy_from_tol(self.rel_fro_error))
 
     @property
     def rel_optimal_fro_error(self) -> float | None:

@@ -15,7 +15,17 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["LowRankMatrix", "as_generator", "decay", "low_rank_matrix"]
+__all__ = [
+    "DEFAULT_RATE",
+    "DEFAULT_SHAPE",
+    "LowRankMatrix",
+    "MatrixPair",
+    "as_generator",
+    "decay",
+    "default_matrix",
+    "lognormal_pair",
+    "low_rank_matrix",
+]
 
 RNGLike = None | int | np.random.Generator | np.random.SeedSequence
 
@@ -139,3 +149,79 @@ def low_rank_matrix(m: int, n: int, spectrum: Any, *, dtype: Any = np.float64,
     S = np.zeros(min(m, n))
     S[:r] = np.sort(s)[::-1]
     return LowRankMatrix(np.ascontiguousarray(A, dtype=dt), S)
+
+
+DEFAULT_SHAPE = (1000, 800)
+"""Shape of :func:`default_matrix` (the matrix ``rankwise approx`` runs on without an input)."""
+DEFAULT_RATE = 0.9
+"""Decay rate of :func:`default_matrix`'s singular values."""
+
+
+def default_matrix(*, rng: RNGLike = None) -> LowRankMatrix:
+    """The built-in test matrix: :data:`DEFAULT_SHAPE` with σ_i = :data:`DEFAULT_RATE` ^ i.
+
+    That is ``low_rank_matrix(1000, 800, decay("exp", 800, rate=0.9), rng=rng)``: float64,
+    Haar-random singular vectors, full rank, and the optimal rank-k relative Frobenius
+    error is known in closed form, :math:`(\\sum_{i\\ge k} 0.9^{2i} / \\sum_i 0.9^{2i})^{1/2}
+    \\approx 0.9^k`.
+
+    Parameters
+    ----------
+    rng : None, int or Generator
+
+    Returns
+    -------
+    LowRankMatrix
+        ``A`` of shape (1000, 800) and its exact singular values ``S``.
+
+    Examples
+    --------
+    >>> A, S = default_matrix(rng=0)
+    >>> A.shape, S[:3].round(3).tolist()
+    ((1000, 800), [1.0, 0.9, 0.81])
+    """
+    m, n = DEFAULT_SHAPE
+    return low_rank_matrix(m, n, decay("exp", n, rate=DEFAULT_RATE), rng=rng)
+
+
+class MatrixPair(NamedTuple):
+    """Two factors of a product ``A @ B``."""
+
+    A: np.ndarray
+    B: np.ndarray
+
+
+def lognormal_pair(m: int = 500, n: int = 2000, p: int = 400, *, rng: RNGLike = None) -> MatrixPair:
+    """``A = G₁ diag(s)`` (m × n) and ``B = diag(s) G₂`` (n × p) with log-normal scales ``s``.
+
+    ``G₁``, ``G₂`` and ``log s`` are standard normal, so the outer products
+    :math:`a_i b_i^T` of :math:`AB = \\sum_i a_i b_i^T` have very unequal sizes
+    (:math:`\\|a_i\\|\\|b_i\\| \\propto s_i^2`): the case where sampling them with
+    probabilities :math:`p_i \\propto \\|a_i\\|\\|b_i\\|` beats uniform sampling.
+    The default shape is the pair ``rankwise matmul`` runs on without inputs.
+
+    Parameters
+    ----------
+    m, n, p : int, default=500, 2000, 400
+    rng : None, int or Generator
+
+    Returns
+    -------
+    MatrixPair
+        float64 ``A`` of shape (m, n) and ``B`` of shape (n, p).
+
+    Examples
+    --------
+    >>> A, B = lognormal_pair(3, 5, 2, rng=0)
+    >>> A.shape, B.shape
+    ((3, 5), (5, 2))
+    """
+    func = "lognormal_pair"
+    m = _checks.integer(m, func=func, name="m", lo=1)
+    n = _checks.integer(n, func=func, name="n", lo=1)
+    p = _checks.integer(p, func=func, name="p", lo=1)
+    gen = as_generator(rng, func=func)
+    s = np.exp(gen.standard_normal(n))
+    A = gen.standard_normal((m, n)) * s
+    B = s[:, None] * gen.standard_normal((n, p))
+    return MatrixPair(A, B)

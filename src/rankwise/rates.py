@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _array, _checks
+from . import _array, _checks, _numerics
 
 __all__ = ["RateReport", "analyze"]
 
@@ -313,7 +313,7 @@ def analyze(r: Any, *, start: int = 1, floor: float | None = None, window: tuple
     arr = _checks.array(r if hasattr(r, "shape") else np.asarray(r, dtype=np.float64), func=func, name="r", ndim=1,
                         check_finite=False)
     x = _array.to_numpy(arr)
-    tiny = float(np.finfo(x.dtype if x.dtype.kind == "f" else np.float64).tiny)
+    tiny = _numerics.tiny(x.dtype if x.dtype.kind == "f" else "float64")
     x = x.astype(np.float64)
     n_all = x.size
     if n_all < 3:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _array, _checks
+from ._numerics import pinv_rtol
 from .io import atomic_write, save_arrays
 from .linalg.pinv import pinv
 from .random import RNGLike, as_generator
@@ -211,12 +212,12 @@ def _solve(R: np.ndarray, scored: np.ndarray, exact: np.ndarray, rtol: float | N
 
     w = c_S R[:, S]⁺ is the minimum-norm solution of min ‖R[:, S]ᵀ wᵀ − c_Sᵀ‖ (what
     :func:`rankwise.lstsq` with ``side="right"`` returns), computed by LAPACK's divide-and-conquer
-    xGELSD, which skips the singular vectors (2–3× faster here: it runs once per adaptive round).
+    xGELSD, which skips the singular vectors (it runs once per adaptive round).
     """
     import scipy.linalg
 
     A = np.asarray(R[:, scored].T)
-    cond = rtol if rtol is not None else max(A.shape) * float(np.finfo(np.float64).eps)
+    cond = rtol if rtol is not None else pinv_rtol(A.shape, A.dtype)
     w = scipy.linalg.lstsq(A, exact, cond=cond, lapack_driver="gelsd", check_finite=False)[0]
     return w @ R
 

@@ -61,7 +61,7 @@ def test_kept_basis_gram_is_the_gram_of_the_kept_basis(kind: str) -> None:
     """YᴴY of the kept Y = A W, assembled from the Krylov passes without a pass of its own, equals the
     Gram matrix of Y computed afterwards, also when a block deflates to nothing (rank 12 < l = 20)
     and when the products run in float32; and rsvd equals the in-memory path there."""
-    from rankwise.linalg._operator import as_operator
+    from rankwise.linalg._inputs import as_operator
     from rankwise.linalg.rsvd import _krylov
 
     rng = np.random.default_rng(5)

@@ -282,8 +282,8 @@ def test_streamed_input_sums_its_norm_only_for_those_that_need_it(tmp_path, monk
     """A streamed operator sums ‖A‖_F² during its first read (fro_sq then reads nothing), unless made
     ``without_norm``, as rsvd does at a rank without a report: then its first read sums no squares
     and fro_sq reads the file once more; the norm is right either way."""
-    import rankwise.linalg._operator as op_mod
-    from rankwise.linalg._operator import as_operator, without_norm
+    import rankwise.linalg._dask as dask_mod
+    from rankwise.linalg._inputs import as_operator
 
     A, _ = _case("exp", 300, 120)
     path = tmp_path / "a.npy"
@@ -292,8 +292,8 @@ def test_streamed_input_sums_its_norm_only_for_those_that_need_it(tmp_path, monk
     for skip in (False, True):
         mat = NpyMatrix(path, block_rows=50)
         op = as_operator(mat, func="test")
-        op = without_norm(op) if skip else op
-        assert op.sums_norm is not skip and op.kind == "npy-file"
+        op = op.without_norm() if skip else op
+        assert op.sums_norm is not skip and op.label == "npy-file"
         Y, Z = op.fused(X)
         np.testing.assert_allclose(Z, A.T @ (A @ X), rtol=1e-12)
         assert mat.reads == 1
@@ -301,8 +301,8 @@ def test_streamed_input_sums_its_norm_only_for_those_that_need_it(tmp_path, monk
         assert mat.reads == 1 + skip
     da = pytest.importorskip("dask.array")
     chunks: list[int] = []
-    real = op_mod._fro_sq_chunk
-    monkeypatch.setattr(op_mod, "_fro_sq_chunk", lambda b: chunks.append(b.shape[0]) or real(b))
+    real = dask_mod._fro_sq_chunk
+    monkeypatch.setattr(dask_mod, "_fro_sq_chunk", lambda b: chunks.append(b.shape[0]) or real(b))
     D = da.from_array(A, chunks=(100, 120))
     U, s, Vh = rsvd(D, 8, rng=1)  # no report: no sum of squares
     assert chunks == []
@@ -310,7 +310,7 @@ def test_streamed_input_sums_its_norm_only_for_those_that_need_it(tmp_path, monk
     assert sorted(chunks) == [100, 100, 100]  # during the first read only
     assert rep.norm_fro == pytest.approx(np.linalg.norm(A), rel=1e-12)
     np.testing.assert_allclose(s, s2, rtol=1e-12)
-    assert without_norm(as_operator(A, func="test")).kind == "dense"
+    assert as_operator(A, func="test").without_norm().label == "dense"
 
 
 def test_npy_file_errors(tmp_path) -> None:

@@ -326,7 +326,7 @@ def test_tolerance_sketch_growth_aims_at_the_fitted_rank() -> None:
 
 @pytest.mark.parametrize("kind", ["exp", "poly"])
 def test_sketch_residual_estimates_the_id_error(kind: str) -> None:
-    from rankwise.linalg._operator import as_operator
+    from rankwise.linalg._inputs import as_operator
     from rankwise.linalg.skeleton import _pivoted_qr, _sketch_errors, _sketch_rows
 
     s = decay(kind, 400, rate=0.9)

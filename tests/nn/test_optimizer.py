@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rankwise import optim  # noqa: E402
-from rankwise.nn import TransformOptimizer  # noqa: E402
+from rankwise.nn import TransformOptimizer, torch_optimizer  # noqa: E402
 
 
 def _model() -> Any:
@@ -48,7 +48,7 @@ PAIRS = [
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=["adam", "adamw", "nesterov", "rmsprop"])
 def test_training_matches_torch_optim(ours: Any, theirs: Any) -> None:
     a, b = _model(), _model()
-    la = _train(a, optim.torch_optimizer(ours(), a.parameters()), 30)
+    la = _train(a, torch_optimizer(ours(), a.parameters()), 30)
     lb = _train(b, theirs(b.parameters()), 30)
     np.testing.assert_allclose(la, lb, rtol=1e-10)
     assert la[-1] < 0.8 * la[0]

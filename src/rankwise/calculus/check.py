@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._numerics import tol_floor
 from ..random import RNGLike, as_generator
 
 __all__ = ["GradCheck", "check_grad"]
@@ -179,9 +180,8 @@ def check_grad(f: Callable[[Array], Any], grad: Callable[[Array], Array] | Array
     if _array.is_complex(X):
         _checks._fail(func, f"'X' must be real; got dtype {X.dtype}", _checks.InputTypeError)
     directions = _checks.integer(directions, func=func, name="directions", lo=1, hi=100)
-    eps = _array.eps(X)
-    rtol = 10 * math.sqrt(eps) if rtol is None else _checks.real(rtol, func=func, name="rtol", lo=0, hi=1,
-                                                                   lo_open=True)
+    rtol = tol_floor(_array.real_dtype_name(X)) if rtol is None else _checks.real(rtol, func=func, name="rtol", lo=0,
+                                                                              hi=1, lo_open=True)
     G = _checks.array(grad(X) if callable(grad) else grad, func=func, name="grad(X)", ndim=X.ndim)
     if tuple(G.shape) != tuple(X.shape):
         _checks._fail(func, f"'grad(X)' must have X's shape {tuple(X.shape)}; got {tuple(G.shape)}")

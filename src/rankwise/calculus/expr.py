@@ -13,6 +13,10 @@ functions :func:`tr`, :func:`det`, :func:`logdet`, :func:`inv`, :func:`inner`, :
 The constructors simplify as they build (constants folded, like terms collected, identities
 and zeros dropped, transposes pushed to the leaves), so two equal expressions usually
 compare equal as trees.
+
+An expression prints as text that :func:`rankwise.calculus.parse` reads back (``str(e)``,
+``e.text``, :func:`to_text`) or as LaTeX (``e.latex``, :func:`to_latex`), in the syntaxes of
+:mod:`rankwise.calculus.render`.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._checks import InputError, InputTypeError
+from .render import LATEX_SYNTAX, TEXT_SYNTAX, Syntax
 
 __all__ = [
     "Expr", "ExpressionError", "Kind", "det", "exp", "hadamard", "inner", "inv", "log", "logdet", "matrix",
-    "norm", "scalar", "tr", "vector",
+    "norm", "scalar", "to_latex", "to_text", "tr", "vector",
 ]
 
 Kind = tuple[str, str]
@@ -60,15 +65,11 @@ class Expr(abc.ABC):
     @property
     def text(self) -> str:
         """Plain text that :func:`rankwise.calculus.parse` reads back, e.g. ``A'*B'``."""
-        from .render import to_text
-
         return to_text(self)
 
     @property
     def latex(self) -> str:
         """LaTeX, e.g. ``A^{\\top} B^{\\top}``."""
-        from .render import to_latex
-
         return to_latex(self)
 
     def __str__(self) -> str:
@@ -670,3 +671,99 @@ def quotient(a: Expr, b: Expr) -> Expr:
         return a
     k, a = _split_scale(a)
     return scale(k, Quotient(a, b))
+
+
+# -------------------------------------------------------------------------------------- printing
+#
+# Precedence, loosest first: sums (1), products and multiples (2), negation (3), powers (4),
+# transposes (5), atoms and function calls (6). An operand is parenthesised when its own
+# precedence is lower than its place needs.
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _negative(e: Expr) -> tuple[bool, Expr]:
+    """(True, -e) when e prints with a leading minus sign."""
+    if isinstance(e, Const) and e.value < 0:
+        return True, Const(-e.value)
+    if isinstance(e, Scale) and isinstance(e.coef, Const) and e.coef.value < 0:
+        k = -e.coef.value
+        return True, e.body if k == 1.0 else Scale(Const(k), e.body)
+    return False, e
+
+
+class _Printer:
+    """One printer per syntax (:mod:`rankwise.calculus.render`); ``fmt`` holds the syntax-specific pieces."""
+
+    def __init__(self, fmt: Syntax) -> None:
+        self.fmt = fmt
+
+    def wrap(self, e: Expr, need: int) -> str:
+        s, p = self.show(e)
+        return s if p >= need else self.fmt["paren"](s)
+
+    def show(self, e: Expr) -> tuple[str, int]:
+        f = self.fmt
+        neg, pos = _negative(e)
+        if neg:
+            return "-" + self.wrap(pos, 2 if not isinstance(pos, Const) else 6), 3
+        if isinstance(e, Symbol):
+            return f["symbol"](e.name), 6
+        if isinstance(e, Const):
+            return _num(e.value), 6
+        if isinstance(e, Identity):
+            return "I", 6
+        if isinstance(e, Zero):
+            return "0", 6
+        if isinstance(e, Sum):
+            return self.sum(e), 1
+        if isinstance(e, Scale):
+            body_need = 2 if isinstance(e.body, (MatMul, Scale)) else 4  # c*A*B reads back as (c*A)*B: the same
+            return f["times"](self.wrap(e.coef, 2), self.wrap(e.body, body_need)), 2
+        if isinstance(e, MatMul):
+            return f["matmul"]([self.wrap(x, 4) for x in e.factors]), 2
+        if isinstance(e, Hadamard):
+            return f["hadamard"](self.wrap(e.a, 4), self.wrap(e.b, 4)), 2
+        if isinstance(e, Quotient):
+            return f["quotient"](self.wrap(e.a, 4), self.wrap(e.b, 4)), 2
+        if isinstance(e, Power):
+            return f["power"](self.wrap(e.base, 5), _num(e.exponent)), 4
+        if isinstance(e, Transpose):
+            return f["transpose"](self.wrap(e.arg, 6)), 5
+        if isinstance(e, Inverse):
+            return self.inverse(e)
+        if isinstance(e, Inner):
+            return f["inner"](self.show(e.a)[0], self.show(e.b)[0]), 6
+        return f[type(e).__name__](self.show(e.children()[0])[0]), 6
+
+    def sum(self, e: Sum) -> str:
+        out = self.wrap(e.terms[0], 2)
+        for t in e.terms[1:]:
+            neg, pos = _negative(t)
+            out += (" - " if neg else " + ") + self.wrap(pos, 2)
+        return out
+
+    def inverse(self, e: Inverse) -> tuple[str, int]:
+        """Text: ``inv(X)`` (an atom); LaTeX: ``X^{-1}``, ``X^{-\\top}`` (a superscript, like a transpose)."""
+        f = self.fmt
+        if "inverse_transpose" not in f:
+            return f["inverse"](self.show(e.arg)[0]), 6
+        if isinstance(e.arg, Transpose):
+            return f["inverse_transpose"](self.wrap(e.arg.arg, 6)), 5
+        return f["inverse"](self.wrap(e.arg, 6)), 5
+
+
+_TEXT = _Printer(TEXT_SYNTAX)
+_LATEX = _Printer(LATEX_SYNTAX)
+
+
+def to_text(e: Expr) -> str:
+    """Plain text, e.g. ``2*X'*(X*w - y)``."""
+    return _TEXT.show(e)[0]
+
+
+def to_latex(e: Expr) -> str:
+    """LaTeX, e.g. ``2 X^{\\top} \\left(X w - y\\right)``."""
+    return _LATEX.show(e)[0]

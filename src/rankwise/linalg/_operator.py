@@ -1,47 +1,404 @@
-"""One interface over the inputs the randomized methods accept.
+"""A matrix rankwise can multiply: one protocol, one class per input kind.
 
-Dense arrays (NumPy, torch on any device, array-API libraries), ``scipy.sparse``
-matrices, ``scipy.sparse.linalg.LinearOperator`` (products only), ``.npy`` files on
-disk (:class:`NpyMatrix`, read in row blocks with bounded memory) and ``dask.array``
-arrays (products computed blockwise by Dask, on any scheduler) all become an
-:class:`Operator` with ``matmat`` (A @ X), ``rmatmat`` (Aᴴ @ Y), ``fused`` (both in one
-pass over the rows, for inputs that are expensive to read) and ``fro_sq`` (‖A‖_F² when
-it can be had). The factors come back in the namespace of ``like``: the input's own
-library and device for dense arrays, NumPy for everything else.
+Every randomized method sees its input as an :class:`Operator`: a shape, a computing dtype,
+products with a block from the right (``matmat``: A X) and from the left (``rmatmat``: Aᴴ Y),
+both in one read (``fused``), row and column extraction, and ‖A‖_F² with a flag saying
+whether it is exact. Each input kind is a class:
+
+=========================  ==========================================================
+:class:`DenseOperator`     NumPy, torch (any device) or array-API arrays
+:class:`SparseOperator`    ``scipy.sparse`` matrices and arrays
+:class:`ProductOperator`   ``scipy.sparse.linalg.LinearOperator`` (products only)
+:class:`NpyOperator`       a ``.npy`` file on disk (:class:`NpyMatrix`), read in row blocks
+``DaskOperator``           ``dask.array`` arrays (in :mod:`rankwise.linalg._dask`)
+:class:`TransposeOperator` Aᵀ or Aᴴ of any of them, through their products
+=========================  ==========================================================
+
+Algorithms never ask which kind they hold; they ask what it can do (``has_entries``: the
+entries are in memory; ``row_access``: rows and columns can be read; ``streamed``: every
+product is a read of the data). Adding an input kind means adding a class here (or in its own
+module) and listing it in :data:`rankwise.linalg._inputs.KINDS`. Factors come back in the namespace of ``like``: the
+input's own library and device for dense arrays, NumPy for everything else.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
-from .._threads import dask_blas_threads
 
 DEFAULT_BLOCK_BYTES = 64 * 2**20  # row blocks read from disk hold at most this many bytes
+RESIDUAL_BLOCK_BYTES = 32 * 2**20  # ‖A − C M‖_F is formed in row blocks of at most this size
+NORM_PROBES = 30  # Gaussian probes of the Frobenius estimate for product-only input
+
+
+class FroNormSq(NamedTuple):
+    """‖A‖_F² and whether it is exact (computed from the entries) or a randomized estimate."""
+
+    value: float
+    exact: bool
+
+
+class KeptProducts(Protocol):
+    """Products A X left where they were computed (on Dask workers), for the block Krylov method.
+
+    ``step(X, adjoint)`` returns (A X kept, Aᴴ(A X) or None, (A X)ᴴ(A X) summed in double
+    precision); ``concat`` joins kept blocks by columns; ``times(Y, M)`` forms Y M where Y
+    lives; ``gather(Y)`` brings Y to the client as a NumPy array.
+    """
+
+    def step(self, X: Array, adjoint: bool) -> tuple[Any, Array | None, np.ndarray]: ...
+
+    def concat(self, blocks: list[Any]) -> Any: ...
+
+    def times(self, Y: Any, M: np.ndarray) -> Any: ...
+
+    def gather(self, Y: Any) -> np.ndarray: ...
+
+
+class Operator:
+    """A matrix seen through its products (see the module docstring).
+
+    Subclasses set ``shape``, ``dtype`` (the products' computing dtype, in the input
+    library's terms) and ``like`` (an empty or real array of the output namespace, device
+    and dtype), and implement :meth:`matmat` and :meth:`rmatmat`; everything else has a
+    default built on those two.
+    """
+
+    label: ClassVar[str] = "operator"
+    """The input kind as reports and messages name it."""
+    streamed: ClassVar[bool] = False
+    """Every product is a read of the data (disk, Dask): fuse products where possible."""
+    has_entries: ClassVar[bool] = False
+    """The entries are in memory (dense or sparse): the matrix itself can be factorised."""
+    row_access: ClassVar[bool] = False
+    """Rows and columns can be read without a product (CUR needs this)."""
+    knows_norm: ClassVar[bool] = False
+    """:meth:`fro_sq` gives ‖A‖_F² exactly (else only :meth:`frobenius_sq`'s estimate)."""
+
+    shape: tuple[int, int]
+    dtype: Any
+    like: Array
+
+    @property
+    def xp(self) -> Any:
+        """The array namespace of the factors."""
+        return _array.namespace(self.like)
+
+    @property
+    def out_dtype(self) -> Any:
+        """The dtype of the factors (the input's floating dtype, in its library's terms)."""
+        return self.like.dtype
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype})"
+
+    @classmethod
+    def from_input(cls, A: Any, *, func: str, name: str) -> Operator:
+        """Validate an input of this kind (``func`` and ``name`` go into the messages) and wrap it."""
+        return cls(A)  # type: ignore[call-arg]  # every concrete kind takes its input first
+
+    # products -------------------------------------------------------------------------
+
+    def matmat(self, X: Array) -> Array:
+        """A @ X for a block X (n × l)."""
+        raise NotImplementedError
+
+    def rmatmat(self, Y: Array) -> Array:
+        """Aᴴ @ Y for a block Y (m × l)."""
+        raise NotImplementedError
+
+    def fused(self, X: Array) -> tuple[Array, Array]:
+        """(A X, Aᴴ(A X)); streamed kinds compute both in one read of the data."""
+        Y = self.matmat(X)
+        return Y, self.rmatmat(Y)
+
+    def kept(self) -> KeptProducts | None:
+        """Products that stay where they were computed (row-chunked Dask input), else None."""
+        return None
+
+    # entries --------------------------------------------------------------------------
+
+    def columns(self, idx: np.ndarray) -> Array:
+        """A[:, idx] (dense, in the output namespace); by default a product with unit vectors."""
+        E = np.zeros((self.shape[1], idx.size), dtype=np.dtype(_dtype_name(self.dtype)))
+        E[idx, np.arange(idx.size)] = 1
+        return self.matmat(E)
+
+    def rows(self, idx: np.ndarray) -> Array:
+        """A[idx, :] (dense, in the output namespace); by default a product with unit vectors."""
+        E = np.zeros((self.shape[0], idx.size), dtype=np.dtype(_dtype_name(self.dtype)))
+        E[idx, np.arange(idx.size)] = 1
+        return np.conj(self.rmatmat(E)).T
+
+    def host_matrix(self) -> np.ndarray:
+        """The whole matrix as a NumPy array (``has_entries`` kinds only)."""
+        raise NotImplementedError(f"{type(self).__name__} does not hold its entries")
+
+    def from_host(self, T: np.ndarray) -> Array:
+        """A NumPy factor computed from :meth:`host_matrix`, in the output namespace and dtype."""
+        return T.astype(self.out_dtype)
+
+    # norms and checks -----------------------------------------------------------------
+
+    def fro_sq(self) -> float | None:
+        """‖A‖_F², exactly, or None where only products are available (see :meth:`frobenius_sq`)."""
+        return None
+
+    def frobenius_sq(self, gen: np.random.Generator | None = None, probes: int = NORM_PROBES) -> FroNormSq:
+        """‖A‖_F² with its provenance: exact where the entries can be read, else estimated.
+
+        The estimate is Hutchinson's, mean_i ‖A ω_i‖² over ``probes`` Gaussian ω_i, unbiased
+        with relative standard deviation at most sqrt(2 / probes) (rank-one A is the worst case).
+        """
+        exact = self.fro_sq()
+        if exact is not None:
+            return FroNormSq(exact, True)
+        gen = np.random.default_rng() if gen is None else gen
+        real = np.finfo(np.dtype(_dtype_name(self.dtype))).dtype  # E‖Aω‖² = ‖A‖_F² for real Gaussian ω
+        AO = np.asarray(_array.to_numpy(_dense(self.matmat(gen.standard_normal((self.shape[1], probes)).astype(real)))))
+        return FroNormSq(float(np.sum(np.abs(AO.astype(np.complex128 if AO.dtype.kind == "c" else np.float64)) ** 2))
+                         / probes, False)
+
+    def raise_nonfinite(self, *, func: str, name: str = "A") -> None:
+        """Raise the NaN/Inf error with its counts where they can be had (else return)."""
+
+    def without_norm(self) -> Operator:
+        """The same operator, not summing ‖A‖_F² during its first read (streamed kinds)."""
+        return self
+
+    def single_precision(self) -> Operator | None:
+        """The same matrix rounded to float32 (complex64) where that is cheap, else None."""
+        return None
+
+    def residual_fro_sq(self, C: Array, M: Array) -> float:
+        """‖A − C M‖_F², formed in row blocks of bounded size and accumulated in float64."""
+        m, n = self.shape
+        step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
+        total = 0.0
+        for i in range(0, m, step):
+            j = min(i + step, m)  # the array API leaves out-of-bounds slice ends unspecified
+            E = self._row_block(i, j) - C[i:j, :] @ M
+            xp = _array.namespace(E)
+            wd = xp.complex128 if xp.isdtype(E.dtype, "complex floating") else xp.float64
+            total += _array.to_float(xp.sum(xp.abs(xp.astype(E, wd)) ** 2))
+        return total
+
+    def _row_block(self, i: int, j: int) -> Array:
+        return self.rows(np.arange(i, j))
+
+    # views and outputs ----------------------------------------------------------------
+
+    def transpose(self, *, conjugate: bool = False) -> Operator:
+        """Aᵀ (or Aᴴ with ``conjugate=True``) through this operator's products."""
+        return TransposeOperator(self, conjugate=conjugate)
+
+    def as_left_factor(self, U: Array) -> Any:
+        """U (m × k) in the form results for this input take (Dask input: a Dask array by A's rows)."""
+        return U
+
+    def gather(self, X: Any) -> Any:
+        """X on the client (a no-op except for Dask arrays)."""
+        return X
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).split(".")[-1]
+
+
+# --------------------------------------------------------------------------- dense
+
+
+def fro_sq_dense(A: Array) -> float:
+    """‖A‖_F² accumulated in float64 (float32 data is summed in float64 blocks)."""
+    if _array.is_numpy(A):
+        if A.dtype in (np.float64, np.complex128):
+            flat = A.reshape(-1) if A.flags.c_contiguous or A.flags.f_contiguous else np.ravel(A)
+            return float(np.vdot(flat, flat).real)
+        total = 0.0
+        step = max(1, 2**22 // max(1, A.shape[1]))
+        for i in range(0, A.shape[0], step):
+            blk = np.asarray(A[i:i + step], dtype=np.complex128 if np.iscomplexobj(A) else np.float64)
+            total += float(np.vdot(blk, blk).real)
+        return total
+    if _array.is_torch(A):
+        torch = sys.modules["torch"]
+        return float(torch.linalg.vector_norm(A, dtype=torch.complex128 if A.is_complex() else torch.float64)) ** 2
+    xp = _array.namespace(A)
+    A64 = xp.astype(A, xp.complex128 if _array.is_complex(A) else xp.float64)
+    return _array.to_float(xp.sum(xp.abs(A64) ** 2))
+
+
+class DenseOperator(Operator):
+    """A dense NumPy, torch or array-API matrix; products run in its own library and device."""
+
+    label = "dense"
+    has_entries = True
+    row_access = True
+    knows_norm = True
+
+    def __init__(self, A: Array) -> None:
+        self.A = A
+        self.AH = _array.conj_transpose(A)
+        self.shape = (int(A.shape[0]), int(A.shape[1]))
+        self.dtype = A.dtype
+        self.like = A
+
+    def matmat(self, X: Array) -> Array:
+        return self.A @ X
+
+    def rmatmat(self, Y: Array) -> Array:
+        return self.AH @ Y
+
+    def columns(self, idx: np.ndarray) -> Array:
+        xp = self.xp
+        return xp.take(self.A, xp.asarray(idx, device=_array.device(self.A)), axis=1)
+
+    def rows(self, idx: np.ndarray) -> Array:
+        xp = self.xp
+        return xp.take(self.A, xp.asarray(idx, device=_array.device(self.A)), axis=0)
+
+    def _row_block(self, i: int, j: int) -> Array:
+        return self.A[i:j, :]
+
+    def host_matrix(self) -> np.ndarray:
+        return np.asarray(_array.to_numpy(self.A))
+
+    def from_host(self, T: np.ndarray) -> Array:
+        return _array.like(T, self.A)
+
+    def fro_sq(self) -> float:
+        return fro_sq_dense(self.A)
+
+    def raise_nonfinite(self, *, func: str, name: str = "A") -> None:
+        _checks.finite(self.A, func=func, name=name)
+
+    def single_precision(self) -> Operator | None:
+        if _dtype_name(self.dtype) not in ("float64", "complex128"):
+            return None
+        xp = self.xp
+        low = xp.complex64 if xp.isdtype(self.dtype, "complex floating") else xp.float32
+        with np.errstate(over="ignore", under="ignore"):  # entries beyond float32 become ±Inf: callers check
+            return DenseOperator(xp.astype(self.A, low))
+
+
+# --------------------------------------------------------------------------- scipy.sparse
 
 
 def _is_sparse(A: Any) -> bool:
     return "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(A)
 
 
-def is_dask(A: Any) -> bool:
-    """True for a ``dask.array.Array`` (without importing Dask when it is not loaded)."""
-    mod = sys.modules.get("dask.array")
-    return mod is not None and isinstance(A, mod.Array)
+class SparseOperator(Operator):
+    """A ``scipy.sparse`` matrix (CSR or CSC kept, other formats converted to CSR); NumPy factors.
+
+    Integer data computes in float64 and float16 in float32.
+    """
+
+    label = "sparse"
+    has_entries = True
+    row_access = True
+    knows_norm = True
+
+    def __init__(self, A: Any) -> None:
+        A = A.tocsr() if A.format not in ("csr", "csc") else A
+        if A.dtype.kind not in "fc":
+            A = A.astype(np.float64)
+        elif A.dtype == np.float16:
+            A = A.astype(np.float32)
+        self.A = A
+        self.AH = A.conj().T
+        self.shape = (int(A.shape[0]), int(A.shape[1]))
+        self.dtype = A.dtype
+        self.like = np.empty((0, 0), dtype=A.dtype)
+
+    @classmethod
+    def accepts(cls, A: Any) -> bool:
+        return _is_sparse(A)
+
+    @classmethod
+    def from_input(cls, A: Any, *, func: str, name: str) -> Operator:
+        if A.ndim != 2:
+            _checks._fail(func, f"'{name}' must be 2-D; got a sparse array of shape {A.shape}")
+        data = A.data if hasattr(A, "data") else np.empty(0)
+        if data.size and data.dtype.kind in "fc":
+            _checks.finite(data, func=func, name=name)
+        return cls(A)
+
+    def matmat(self, X: Array) -> Array:
+        out = self.A @ X  # sparse when X is a sparse sketch
+        return out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+
+    def rmatmat(self, Y: Array) -> Array:
+        return np.asarray(self.AH @ Y)
+
+    def columns(self, idx: np.ndarray) -> Array:
+        return self.A.tocsc()[:, idx].toarray()
+
+    def rows(self, idx: np.ndarray) -> Array:
+        return self.A.tocsr()[idx, :].toarray()
+
+    def _row_block(self, i: int, j: int) -> Array:
+        return self.A.tocsr()[i:j].toarray()
+
+    def residual_fro_sq(self, C: Array, M: Array) -> float:
+        csr = self.A.tocsr()  # converted once, not per block
+        m, n = self.shape
+        step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
+        total = 0.0
+        for i in range(0, m, step):
+            E = csr[i:i + step].toarray() - C[i:i + step, :] @ M
+            total += float(np.sum(np.abs(E.astype(np.complex128 if np.iscomplexobj(E) else np.float64)) ** 2))
+        return total
+
+    def host_matrix(self) -> np.ndarray:
+        return self.A.toarray()
+
+    def fro_sq(self) -> float:
+        data = self.A.data
+        return float(np.vdot(data, data).real)
+
+
+# --------------------------------------------------------------------------- LinearOperator
 
 
 def _is_linear_operator(A: Any) -> bool:
     mod = sys.modules.get("scipy.sparse.linalg")
     return mod is not None and isinstance(A, mod.LinearOperator)
+
+
+class ProductOperator(Operator):
+    """A ``scipy.sparse.linalg.LinearOperator``: products only, no entries, no exact norm."""
+
+    label = "linear-operator"
+
+    def __init__(self, A: Any) -> None:
+        dt = np.dtype(A.dtype) if A.dtype is not None else np.dtype(np.float64)
+        dt = dt if dt.kind in "fc" and dt != np.float16 else np.dtype(np.float64)
+        self.A = A
+        self.shape = (int(A.shape[0]), int(A.shape[1]))
+        self.dtype = dt
+        self.like = np.empty((0, 0), dtype=dt)
+
+    @classmethod
+    def accepts(cls, A: Any) -> bool:
+        return _is_linear_operator(A)
+
+    def matmat(self, X: Array) -> Array:
+        return np.asarray(self.A.matmat(X))
+
+    def rmatmat(self, Y: Array) -> Array:
+        return np.asarray(self.A.rmatmat(Y))
+
+
+# --------------------------------------------------------------------------- .npy on disk
 
 
 class NpyMatrix:
@@ -98,7 +455,7 @@ class NpyMatrix:
     def __repr__(self) -> str:
         return f"NpyMatrix({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
 
-    def blocks(self) -> Any:
+    def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(row_start, block)`` over the whole file; ``block`` is reused between steps."""
         m, n = self.shape
         buf = np.empty((min(self.block_rows, m), n), dtype=self.dtype)
@@ -116,380 +473,114 @@ class NpyMatrix:
         self.reads += 1
 
 
-@dataclass
-class Operator:
-    """A matrix seen through its products (see the module docstring)."""
+class NpyOperator(Operator):
+    """An :class:`NpyMatrix`: every product is one read of the file in row blocks.
 
-    shape: tuple[int, int]
-    dtype: Any  # the computing dtype of the products (NumPy or the input library's)
-    like: Array  # an array of the output namespace, device and dtype
-    matmat: Callable[[Array], Array]
-    rmatmat: Callable[[Array], Array]
-    fused: Callable[[Array], tuple[Array, Array]]
-    fro_sq: Callable[[], float | None]
-    kind: str
-    streamed: bool = False  # True when every product is a read of the data (disk, Dask)
-    source: Any = None  # the wrapped input where it is not ``like`` (a Dask array, an NpyMatrix)
-    sums_norm: bool = False  # streamed: ‖A‖_F² is summed during the first read, so fro_sq() costs nothing
-    # (A X kept where it was computed, as a Dask array; Aᴴ A X or None; (A X)ᴴ(A X) in float64 or
-    # complex128, summed on the workers): row-chunked Dask input only
-    keep: Callable[[Array, bool], tuple[Any, Array | None, np.ndarray]] | None = None
+    ‖A‖_F² is summed during the first read (unless ``sums_norm`` is False), so asking for it
+    afterwards costs nothing.
+    """
 
-    @property
-    def xp(self) -> Any:
-        return _array.namespace(self.like)
+    label = "npy-file"
+    streamed = True
+    knows_norm = True
 
+    def __init__(self, source: NpyMatrix, *, sums_norm: bool = True) -> None:
+        self.source = source
+        self.sums_norm = sums_norm
+        self.shape = source.shape
+        self.dtype = source.dtype
+        self.like = np.empty((0, 0), dtype=source.dtype)
+        self._fro: float | None = None
 
-def _fro_sq_dense(A: Array) -> float:
-    """‖A‖_F² accumulated in float64 (float32 data is summed in float64 blocks)."""
-    if _array.is_numpy(A):
-        if A.dtype in (np.float64, np.complex128):
-            flat = A.reshape(-1) if A.flags.c_contiguous or A.flags.f_contiguous else np.ravel(A)
-            return float(np.vdot(flat, flat).real)
-        total = 0.0
-        step = max(1, 2**22 // max(1, A.shape[1]))
-        for i in range(0, A.shape[0], step):
-            blk = np.asarray(A[i:i + step], dtype=np.complex128 if np.iscomplexobj(A) else np.float64)
-            total += float(np.vdot(blk, blk).real)
-        return total
-    if _array.is_torch(A):
-        torch = sys.modules["torch"]
-        return float(torch.linalg.vector_norm(A, dtype=torch.complex128 if A.is_complex() else torch.float64)) ** 2
-    xp = _array.namespace(A)
-    A64 = xp.astype(A, xp.complex128 if _array.is_complex(A) else xp.float64)
-    return _array.to_float(xp.sum(xp.abs(A64) ** 2))
+    @classmethod
+    def accepts(cls, A: Any) -> bool:
+        return isinstance(A, NpyMatrix)
 
+    def _want_norm(self) -> bool:
+        return self.sums_norm and self._fro is None
 
-def _dense(A: Array) -> Operator:
-    AH = _array.conj_transpose(A)
-
-    def fused(X: Array) -> tuple[Array, Array]:
-        Y = A @ X
-        return Y, AH @ Y
-
-    return Operator(tuple(A.shape), A.dtype, A, lambda X: A @ X, lambda Y: AH @ Y, fused,
-                    lambda: _fro_sq_dense(A), "dense")
-
-
-def _sparse(A: Any) -> Operator:
-    A = A.tocsr() if A.format not in ("csr", "csc") else A
-    if A.dtype.kind not in "fc":
-        A = A.astype(np.float64)
-    elif A.dtype == np.float16:
-        A = A.astype(np.float32)
-    AH = A.conj().T
-
-    def mm(X: Array) -> Array:
-        out = A @ X  # sparse when X is a sparse sketch
-        return out.toarray() if hasattr(out, "toarray") else np.asarray(out)
-
-    def rmm(Y: Array) -> Array:
-        return np.asarray(AH @ Y)
-
-    def fused(X: Array) -> tuple[Array, Array]:
-        Y = mm(X)
-        return Y, rmm(Y)
-
-    like = np.empty((0, 0), dtype=A.dtype)
-    data = A.data
-    return Operator(tuple(A.shape), A.dtype, like, mm, rmm, fused,
-                    lambda: float(np.vdot(data, data).real), "sparse")
-
-
-def _linear_operator(A: Any) -> Operator:
-    dt = np.dtype(A.dtype) if A.dtype is not None else np.dtype(np.float64)
-    dt = dt if dt.kind in "fc" and dt != np.float16 else np.dtype(np.float64)
-
-    def mm(X: Array) -> Array:
-        return np.asarray(A.matmat(X))
-
-    def rmm(Y: Array) -> Array:
-        return np.asarray(A.rmatmat(Y))
-
-    def fused(X: Array) -> tuple[Array, Array]:
-        Y = mm(X)
-        return Y, rmm(Y)
-
-    return Operator(tuple(A.shape), dt, np.empty((0, 0), dtype=dt), mm, rmm, fused, lambda: None,
-                    "linear-operator")
-
-
-def _npy(A: NpyMatrix, sums_norm: bool = True) -> Operator:
-    m, n = A.shape
-    norm: dict[str, float] = {}
-
-    def mm(X: Array) -> Array:
-        out = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
-        want, acc = sums_norm and "fro" not in norm, 0.0
-        for i0, blk in A.blocks():
+    def matmat(self, X: Array) -> Array:
+        out = np.empty((self.shape[0], X.shape[1]), dtype=np.result_type(self.dtype, X.dtype))
+        want, acc = self._want_norm(), 0.0
+        for i0, blk in self.source.blocks():
             out[i0:i0 + blk.shape[0]] = blk @ X
             acc += float(np.vdot(blk, blk).real) if want else 0.0
         if want:
-            norm["fro"] = acc
+            self._fro = acc
         return out
 
-    def rmm(Y: Array) -> Array:
-        out = np.zeros((n, Y.shape[1]), dtype=np.result_type(A.dtype, Y.dtype))
-        for i0, blk in A.blocks():
+    def rmatmat(self, Y: Array) -> Array:
+        out = np.zeros((self.shape[1], Y.shape[1]), dtype=np.result_type(self.dtype, Y.dtype))
+        for i0, blk in self.source.blocks():
             out += blk.conj().T @ Y[i0:i0 + blk.shape[0]]
         return out
 
-    def fused(X: Array) -> tuple[Array, Array]:
-        Y = np.empty((m, X.shape[1]), dtype=np.result_type(A.dtype, X.dtype))
+    def fused(self, X: Array) -> tuple[Array, Array]:
+        m, n = self.shape
+        Y = np.empty((m, X.shape[1]), dtype=np.result_type(self.dtype, X.dtype))
         Z = np.zeros((n, X.shape[1]), dtype=Y.dtype)
-        want, acc = sums_norm and "fro" not in norm, 0.0
-        for i0, blk in A.blocks():
+        want, acc = self._want_norm(), 0.0
+        for i0, blk in self.source.blocks():
             Yi = blk @ X
             Y[i0:i0 + blk.shape[0]] = Yi
             Z += blk.conj().T @ Yi
             acc += float(np.vdot(blk, blk).real) if want else 0.0
         if want:
-            norm["fro"] = acc
+            self._fro = acc
         return Y, Z
 
-    def fro() -> float:
-        if "fro" not in norm:
-            norm["fro"] = sum(float(np.vdot(b, b).real) for _, b in A.blocks())
-        return norm["fro"]
+    def fro_sq(self) -> float:
+        if self._fro is None:
+            self._fro = sum(float(np.vdot(b, b).real) for _, b in self.source.blocks())
+        return self._fro
 
-    return Operator(A.shape, A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "npy-file",
-                    streamed=True, source=A, sums_norm=sums_norm)
-
-
-def tree_sum(parts: list[Any]) -> Any:
-    """Pairwise sum of Dask delayed values (or tuples of them, summed entrywise): log2(len) levels,
-    nothing gathered on the client."""
-    import dask
-
-    while len(parts) > 1:
-        parts = [dask.delayed(_add)(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    return parts[0]
+    def without_norm(self) -> Operator:
+        return NpyOperator(self.source, sums_norm=False)
 
 
-def _add(a: Any, b: Any) -> Any:
-    if isinstance(a, tuple):
-        return tuple(x + y for x, y in zip(a, b, strict=True))
-    return a + b
+# --------------------------------------------------------------------------- views
 
 
-def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool, gram: bool = False) -> tuple[Any, ...]:
-    """One row chunk A_i: (A_i X, A_iᴴ A_i X or 0, ‖A_i‖_F² or 0, (A_i X)ᴴ(A_i X) or 0) from a single
-    read (on a worker); the Gram is accumulated in double precision."""
-    Y = block @ X
-    if gram:
-        Y2 = Y.astype(np.complex128 if np.iscomplexobj(Y) else np.float64, copy=False)
-        G = _adjoint(Y2) @ Y2
-    return (Y, (_adjoint(block) @ Y if adjoint else 0.0), (_fro_sq_chunk(block) if fro else 0.0),
-            (G if gram else 0.0))
+class TransposeOperator(Operator):
+    """Aᵀ (or Aᴴ) of another operator, through its products.
 
-
-def _fro_sq_chunk(block: Any) -> float:
-    return float(np.vdot(block, block).real)
-
-
-def _adjoint(block: Any) -> Any:
-    return block.conj().T if np.iscomplexobj(block) else block.T  # .conj() would copy a real chunk
-
-
-def _rows_adjoint(block: Any, Y: np.ndarray) -> np.ndarray:
-    return np.asarray(_adjoint(block) @ Y)
-
-
-def _cols_product(block: Any, X: np.ndarray, fro: bool) -> tuple[np.ndarray, float]:
-    return np.asarray(block @ X), (_fro_sq_chunk(block) if fro else 0.0)
-
-
-def dask_compute(*args: Any) -> Any:
-    """``dask.compute`` with BLAS threads fitted to Dask's local thread pool (see :mod:`rankwise._threads`)."""
-    with dask_blas_threads():
-        return sys.modules["dask"].compute(*args)
-
-
-def _dask_persist(*args: Any) -> Any:
-    with dask_blas_threads():
-        return sys.modules["dask"].persist(*args)
-
-
-def _dask(A: Any, sums_norm: bool = True) -> Operator:
-    """Products of a Dask array, one task per chunk, on whatever scheduler is active; results in NumPy.
-
-    Row-chunked input (one chunk across the columns; arrays chunked both ways are rechunked to
-    whole rows, lazily, per pass): ``fused(X)`` runs one task per row chunk A_i that reads it
-    once and returns A_i X and A_iᴴ(A_i X); the n × l parts are summed by a tree reduction on
-    the workers. The client sends X (n × l) and receives Y = A X (m × l, by rows) and Aᴴ Y
-    (n × l): (m + 2n)·l numbers per pass, whatever the number of workers or chunks. Input
-    chunked only by columns (A_j = A[:, J_j]) needs Y before any A_jᴴ Y, so ``fused`` reads it
-    twice. ‖A‖_F² is accumulated in float64 during the first pass (unless ``sums_norm`` is False).
+    Aᴴ X = rmatmat(X) and (Aᴴ)ᴴ Y = matmat(Y); for the plain transpose,
+    Aᵀ X = conj(Aᴴ conj(X)) and (Aᵀ)ᴴ Y = conj(A conj(Y)).
     """
-    import dask
 
-    delayed = dask.delayed
-    if A.dtype.kind not in "fc":
-        A = A.astype(np.float64)
-    elif A.dtype == np.float16:
-        A = A.astype(np.float32)
-    by_cols = A.numblocks[0] == 1 and A.numblocks[1] > 1
-    if not by_cols and A.numblocks[1] > 1:
-        A = A.rechunk({1: -1})
-    blocks = A.to_delayed()
-    blocks = list(blocks[0, :]) if by_cols else list(blocks[:, 0])
-    edges = np.cumsum((0, *(A.chunks[1] if by_cols else A.chunks[0])))
-    m, n = int(A.shape[0]), int(A.shape[1])
-    norm: dict[str, float] = {}
+    label = "transpose"
 
-    def keep(fro: float, want: bool) -> None:
-        if want:
-            norm["fro"] = float(fro)
+    def __init__(self, base: Operator, *, conjugate: bool = False) -> None:
+        self.base = base
+        self.conjugate = conjugate
+        self.shape = (base.shape[1], base.shape[0])
+        self.dtype = base.dtype
+        self.like = base.like
+        self._conj = not conjugate and _array.is_complex(base.like)
 
-    def wanted() -> bool:
-        return sums_norm and "fro" not in norm
+    @property
+    def streamed(self) -> bool:  # type: ignore[override]
+        return self.base.streamed
 
-    def rows_pass(X: Array, adjoint: bool) -> tuple[Array, Array | None]:
-        want = wanted()
-        Xd = delayed(np.asarray(X), pure=True)
-        parts = [delayed(_rows_fused, nout=4)(b, Xd, adjoint, want) for b in blocks]
-        (Z, fro), *Y = dask_compute(tree_sum([(p[1], p[2]) for p in parts]), *(p[0] for p in parts))
-        keep(fro, want)
-        return np.concatenate(Y, axis=0), (np.asarray(Z) if adjoint else None)
+    @property
+    def knows_norm(self) -> bool:  # type: ignore[override]
+        return self.base.knows_norm
 
-    def cols_mm(X: Array) -> Array:
-        want = wanted()
-        X = np.asarray(X)
-        parts = [delayed(_cols_product)(b, X[edges[j]:edges[j + 1]], want) for j, b in enumerate(blocks)]
-        Y, fro = dask_compute(tree_sum(parts))[0]
-        keep(fro, want)
-        return np.asarray(Y)
+    def _c(self, X: Array) -> Array:
+        return _array.namespace(X).conj(X) if self._conj else X
 
-    def mm(X: Array) -> Array:
-        return cols_mm(X) if by_cols else rows_pass(X, False)[0]
+    def matmat(self, X: Array) -> Array:
+        return self._c(_dense(self.base.rmatmat(self._c(X))))
 
-    def rmm(Y: Array) -> Array:
-        Y = np.asarray(Y)
-        if by_cols:
-            Yd = delayed(Y, pure=True)
-            return np.concatenate(dask_compute(*[delayed(_rows_adjoint)(b, Yd) for b in blocks]), axis=0)
-        parts = [delayed(_rows_adjoint)(b, Y[edges[i]:edges[i + 1]]) for i, b in enumerate(blocks)]
-        return np.asarray(dask_compute(tree_sum(parts))[0])
+    def rmatmat(self, Y: Array) -> Array:
+        return self._c(_dense(self.base.matmat(self._c(Y))))
 
-    def fused(X: Array) -> tuple[Array, Array]:
-        if by_cols:
-            Y = cols_mm(X)
-            return Y, rmm(Y)
-        Y, Z = rows_pass(X, True)
-        assert Z is not None
-        return Y, Z
+    def fro_sq(self) -> float | None:
+        return self.base.fro_sq()
 
-    def kept_pass(X: Array, adjoint: bool) -> tuple[Any, Array | None, np.ndarray]:
-        """As ``rows_pass``, but A X stays where its chunks were computed (persisted: on the workers),
-        and its Gram matrix (A X)ᴴ(A X) comes back, summed over the chunks in double precision."""
-        da = sys.modules["dask.array"]
-        want = wanted()
-        X = np.asarray(X)
-        Xd = delayed(X, pure=True)
-        parts = [delayed(_rows_fused, nout=4)(b, Xd, adjoint, want, True) for b in blocks]
-        total, *Y = _dask_persist(tree_sum([(p[1], p[2], p[3]) for p in parts]), *(p[0] for p in parts))
-        Z, fro, G = dask_compute(total)[0]  # already in memory; a plain tuple when there is one chunk
-        keep(fro, want)
-        dt = np.result_type(A.dtype, X.dtype)
-        Yd = da.concatenate([da.from_delayed(y, (int(edges[i + 1] - edges[i]), X.shape[1]), dtype=dt)
-                             for i, y in enumerate(Y)], axis=0)
-        return Yd, (np.asarray(Z) if adjoint else None), np.asarray(G)
-
-    def fro() -> float:
-        if "fro" not in norm:
-            norm["fro"] = float(dask_compute(tree_sum([delayed(_fro_sq_chunk)(b) for b in blocks]))[0])
-        return norm["fro"]
-
-    return Operator((m, n), A.dtype, np.empty((0, 0), dtype=A.dtype), mm, rmm, fused, fro, "dask",
-                    streamed=True, source=A, keep=None if by_cols else kept_pass, sums_norm=sums_norm)
+    def transpose(self, *, conjugate: bool = False) -> Operator:
+        return self.base if conjugate == self.conjugate else super().transpose(conjugate=conjugate)
 
 
-def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
-    """Validate ``A`` and wrap it as an :class:`Operator` (dense inputs are checked for NaN/Inf)."""
-    if isinstance(A, NpyMatrix):
-        op = _npy(A)
-    elif _is_sparse(A):
-        if A.ndim != 2:
-            _checks._fail(func, f"'{name}' must be 2-D; got a sparse array of shape {A.shape}")
-        op = _sparse(A)
-        data = A.data if hasattr(A, "data") else np.empty(0)
-        if data.size and data.dtype.kind in "fc":
-            _checks.finite(data, func=func, name=name)
-    elif _is_linear_operator(A):
-        op = _linear_operator(A)
-    elif is_dask(A):
-        if A.ndim != 2:
-            _checks._fail(func, f"'{name}' must be 2-D; got a dask array of shape {A.shape}")
-        if any(math.isnan(c) for c in A.shape):
-            _checks._fail(func, f"'{name}' must have known chunk sizes; got a dask array of shape {A.shape} "
-                                "(call A.compute_chunk_sizes() first)")
-        if A.dtype.kind not in "biufc":
-            _checks._fail(func, f"'{name}' must hold numbers; got a dask array of dtype {A.dtype}",
-                          _checks.InputTypeError)
-        op = _dask(A)
-    else:
-        dense = _checks.matrix(A, func=func, name=name, check_finite=False)
-        op = _dense(dense)
-    m, n = op.shape
-    if m == 0 or n == 0:
-        _checks._fail(func, f"'{name}' must be non-empty; got shape {(m, n)}")
-    return op
-
-
-def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
-    """‖A‖_F² (None for a LinearOperator), raising the NaN/Inf error when it is not finite.
-
-    For dense input this one pass doubles as the finiteness check: a finite sum of squares
-    proves every entry finite, and only otherwise are NaN and Inf counted.
-    """
-    total = op.fro_sq()
-    if total is None or math.isfinite(total):
-        return total
-    raise_nonfinite(op, func=func, name=name)
-    _checks._fail(func, f"'{name}' must contain only finite values with a finite sum of squares; "
-                        f"got ‖{name}‖_F² = {total}")
-
-
-def without_norm(op: Operator) -> Operator:
-    """The same operator, minus the sum of squares during the first read of a streamed input.
-
-    For callers that will not ask for ‖A‖_F (it saves a pass of squares over every block, a
-    few per cent of a read); ``fro_sq()`` then reads A once more. Other inputs are returned as
-    they are.
-    """
-    if op.kind == "dask":
-        return _dask(op.source, sums_norm=False)
-    if op.kind == "npy-file":
-        return _npy(op.source, sums_norm=False)
-    return op
-
-
-def single_precision(op: Operator) -> Operator | None:
-    """The same matrix rounded to float32 (complex64) for double-precision dense or Dask input, else None.
-
-    Dense input is converted once (m·n·4 bytes more, 8 for complex); a Dask array is
-    converted chunk by chunk inside the tasks that read it, so nothing more is held.
-    Entries beyond float32's range become ±Inf (callers check the sketch and fall back).
-    """
-    if op.kind not in ("dense", "dask") or str(op.dtype).split(".")[-1] not in ("float64", "complex128"):
-        return None
-    if op.kind == "dask":
-        src = op.source
-        return _dask(src.astype(np.complex64 if src.dtype.kind == "c" else np.float32), op.sums_norm)
-    xp = op.xp
-    low = xp.complex64 if xp.isdtype(op.dtype, "complex floating") else xp.float32
-    with np.errstate(over="ignore", under="ignore"):
-        return _dense(xp.astype(op.like, low))
-
-
-def raise_nonfinite(op: Operator, *, func: str, name: str = "A") -> None:
-    """Raise the NaN/Inf error with its counts where they can be had (dense and Dask input)."""
-    if op.kind == "dense":
-        _checks.finite(op.like, func=func, name=name)
-    elif op.kind == "dask":
-        da = sys.modules["dask.array"]
-        nan, inf = dask_compute(da.isnan(op.source).sum(), da.isinf(op.source).sum())
-        if nan or inf:
-            _checks._fail(func, f"'{name}' must contain only finite values; got {int(nan)} NaN and {int(inf)} "
-                                f"infinite entries (dask array of shape {op.shape})")
+def _dense(X: Any) -> Array:
+    return X.toarray() if hasattr(X, "toarray") else X

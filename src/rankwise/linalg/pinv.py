@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from .. import _array, _checks
+from .. import _array, _checks, _numerics
 from .._array import Array
 
 __all__ = ["LstsqResult", "lstsq", "pinv"]
 
 
 def _default_rtol(A: Array) -> float:
-    return max(A.shape[-2:]) * _array.eps(A)
+    return _numerics.pinv_rtol(tuple(A.shape), _array.real_dtype(A))
 
 
 def _rtol(rtol: float | None, A: Array, func: str) -> float:

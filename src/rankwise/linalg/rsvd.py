@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
+import enum
 import math
-import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
-from .. import _array, _checks
+from .. import _array, _checks, _numerics
 from .._array import Array
 from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import (
-    Operator,
-    as_operator,
-    fro_sq_checked,
-    is_dask,
-    raise_nonfinite,
-    single_precision,
-    without_norm,
-)
+from ._inputs import as_operator, fro_sq_checked
+from ._operator import KeptProducts, Operator
 from .sketch import (
     NORMALIZERS,
     SKETCHES,
@@ -39,7 +32,7 @@ from .sketch import (
 )
 from .svd import select_rank
 
-__all__ = ["rsvd"]
+__all__ = ["Fallback", "RSVDPlan", "Scheme", "rsvd", "rsvd_plan"]
 
 Method = Literal["auto", "krylov", "subspace"]
 METHODS = ("auto", "krylov", "subspace")
@@ -50,7 +43,7 @@ AUTO_TOL_BLOCK = 64
 """Tolerance mode: columns per Krylov block (``method="subspace"``'s randQB_EI blocks: 32)."""
 RANDQB_BLOCK = 32
 KRYLOV_TOL_CONVERGED = 1e-3
-KRYLOV_QB_BELOW = 1e-6
+KRYLOV_QB_BELOW = _numerics.STEEP_SPECTRUM
 """Fixed rank in double precision: below this σ̃_(k+1)/σ̃_1 the Krylov result is redone as Q Qᴴ A."""
 REDUCED_EXTRA = 10  # Ritz directions kept beyond k when the Gram route alone is not accurate enough
 MIXED_MIN_GAP = 1e-4
@@ -59,30 +52,105 @@ MIXED_MIN_SCALE = 1e-30
 """... and σ̃_1 ≥ this (far above float32's underflow), else it reruns in full precision."""
 
 
+class Scheme(enum.Enum):
+    """How the basis of an rSVD run is built."""
+
+    KRYLOV = "block-krylov"
+    """Fixed rank: block Krylov on the row space, Rayleigh–Ritz from the kept products."""
+    SUBSPACE = "subspace"
+    """Fixed rank: HMT subspace iteration, Q = orth((AAᴴ)^q A Ω), B = Qᴴ A."""
+    KRYLOV_TOL = "block-krylov-tol"
+    """Tolerance: block Krylov grown a block at a time until a rank meets the tolerance."""
+    RANDQB = "randQB_EI"
+    """Tolerance: blocked randQB with the error indicator ‖A‖_F² − ‖B‖_F²."""
+
+
+class Fallback(enum.Flag):
+    """Routes a run may switch to once it sees the data."""
+
+    NONE = 0
+    QB_ON_STEEP = enum.auto()
+    """Fixed-rank Krylov in double precision: redone as Q Qᴴ A when σ̃_(k+1)/σ̃_1 < 1e-6."""
+    FULL_PRECISION = enum.auto()
+    """precision="mixed": rerun in A's precision when float32 rounding could matter."""
+
+
+@dataclass(frozen=True, slots=True)
+class RSVDPlan:
+    """What an :func:`rsvd` call will do, resolved from its arguments before any product.
+
+    ``power_iters`` is None where the scheme takes as many steps as the tolerance needs;
+    ``block`` is the sketch width l = k + p at a rank and the columns added per step at a
+    tolerance. ``str(plan)`` prints one line per field.
+    """
+
+    shape: tuple[int, int]
+    dtype: str
+    input: str
+    rank: int | None
+    tol: float | None
+    oversample: int
+    scheme: Scheme
+    power_iters: int | None
+    block: int
+    normalizer: str
+    sketch: str
+    precision: str
+    fallbacks: Fallback
+
+    @property
+    def mode(self) -> str:
+        """``"rank"`` or ``"tol"``."""
+        return "rank" if self.rank is not None else "tol"
+
+    def __str__(self) -> str:
+        target = f"rank {self.rank}" if self.rank is not None else f"tol {self.tol:g} (relative Frobenius)"
+        steps = "as many as the tolerance needs" if self.power_iters is None else str(self.power_iters)
+        falls = ", ".join(str(f.name).lower().replace("_", "-") for f in Fallback if f and f in self.fallbacks)
+        rows = [("input", f"{self.input} {self.shape[0]}×{self.shape[1]} {self.dtype}"), ("target", target),
+                ("scheme", self.scheme.value), ("block", str(self.block)), ("oversample", str(self.oversample)),
+                ("power iters", steps), ("normalizer", self.normalizer), ("sketch", self.sketch),
+                ("precision", self.precision), ("fallbacks", falls or "none")]
+        return "rsvd plan\n" + "\n".join(f"  {k:<12} {v}" for k, v in rows)
+
+
 class _Basis(NamedTuple):
     """Â = left @ middle (left orthonormal m × r, middle r × n), or Â = left @ rightᴴ when middle
-    is None (left = A W of shape m × L, right = W orthonormal n × L), in the work dtype."""
+    is None (left = A W of shape m × L, right = W orthonormal n × L), in the work dtype.
+    ``kept`` is set when ``left`` stays where it was computed (Dask workers)."""
 
-    left: Array
+    left: Any
     middle: Array | None
     right: Array | None
     passes: int
     info: dict[str, Any]
     gram: Array | None = None  # leftᴴ left, when the scheme built it already
+    kept: KeptProducts | None = None
+
+
+class _Run(NamedTuple):
+    """One execution: the basis, its SVD (work dtype; ``s_np`` as float64 NumPy), the rank and ‖A‖_F²."""
+
+    basis: _Basis
+    U: Array
+    s: Array
+    Vh: Array
+    s_np: np.ndarray
+    k: int
+    total: float | None
 
 
 # --------------------------------------------------------------------------- fixed rank
 
 
-def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator
-                 ) -> tuple[Array, Array, Array | None, np.ndarray | None]:
-    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read; for kept
-    input (``op.keep``) also (A W0)ᴴ(A W0), else None.
+def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator, kept: KeptProducts | None = None
+                 ) -> tuple[Array, Any, Array | None, np.ndarray | None]:
+    """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read; with
+    ``kept`` also (A W0)ᴴ(A W0) (A W0 then stays where it was computed), else None.
 
     A dense Ω is orthonormalised before the product (A W0 directly), by :func:`orthonormalize`:
     one Gram step, W0 = Ω V Λ^{-1/2}, loses orthogonality like ε·κ(Ω)², and a nearly square
-    Gaussian Ω can be ill-conditioned enough for that to be O(1) (139 × 139, k = 129: Vh
-    off orthonormal by 1.1, error 1.65× the optimum). A sparse Ω is multiplied as it is (a
+    Gaussian Ω can be ill-conditioned enough for that to be O(1). A sparse Ω is multiplied as it is (a
     sparse product) and A W0 = (A Ω) T with T = V Λ^{-1/2} from its Gram matrix.
     """
     xp = op.xp
@@ -99,8 +167,8 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator
     X = Omega if sparse else cast(W0, op.dtype)
     Zraw, G0 = None, None
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite A is reported by _check_sketch
-        if op.keep is not None:
-            Y, Zraw, G0 = op.keep(X, True)
+        if kept is not None:
+            Y, Zraw, G0 = kept.step(X, True)
         elif op.streamed:
             Y, Zraw = op.fused(X)
         else:
@@ -119,8 +187,8 @@ def _check_sketch(op: Operator, Y: Array) -> None:
     xp = _array.namespace(Y)
     if bool(_array.to_float(xp.all(xp.isfinite(Y)))):
         return
-    raise_nonfinite(op, func="rsvd")
-    _checks._fail("rsvd", f"the products of 'A' ({op.kind}) must be finite; A @ Ω returned non-finite values")
+    op.raise_nonfinite(func="rsvd")
+    _checks._fail("rsvd", f"the products of 'A' ({op.label}) must be finite; A @ Ω returned non-finite values")
 
 
 def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator) -> _Basis:
@@ -128,13 +196,14 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
 
     Every block's product A Z_j is kept, so the Rayleigh–Ritz projection A W Wᴴ needs no
     extra pass: 2q + 1 products in all (q + 1 reads for streamed input, whose Aᴴ(A Z_j) is
-    fused with A Z_j). Row-chunked Dask input keeps each A Z_j on the workers (``op.keep``):
-    only n-sized blocks reach the client, and Y is a Dask array whose Gram matrix YᴴY is
-    assembled without another pass (:func:`_kept_gram`).
+    fused with A Z_j). Input whose products can stay where they were computed (``op.kept()``:
+    row-chunked Dask arrays) keeps each A Z_j there: only n-sized blocks reach the client, and
+    Y's Gram matrix YᴴY is assembled without another pass (:func:`_kept_gram`).
     """
     xp = op.xp
-    W0, Y0, Zraw, G0 = _first_block(op, l, sketch, gen)
-    _check_sketch(op, Y0 if Zraw is None or op.keep is None else Zraw)  # kept: Aᴴ(AΩ), already here
+    kept = op.kept()
+    W0, Y0, Zraw, G0 = _first_block(op, l, sketch, gen, kept)
+    _check_sketch(op, Y0 if Zraw is None or kept is None else Zraw)  # kept: Aᴴ(AΩ), already here
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
     grams, raws = [G0], []  # kept input: (A W_j)ᴴ(A W_j) and Aᴴ A W_j of each block
@@ -144,17 +213,17 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
         if Zraw is None:
             Zraw = op.rmatmat(cast(Ys[-1], op.dtype))
             passes, reads = passes + 1, reads + 1
-        if op.keep is not None:
+        if kept is not None:
             raws.append(Zraw)
         # the last block in one level: what it holds below 3e-7 of its largest direction adds
-        # nothing measurable to the top k (σ = 0.6^i … 0.9^i, k = 20 and 50: the same errors)
+        # nothing to the top k beyond rounding
         Z = orthonormalize(cast(Zraw, wd), against=xp.concat(Ws, axis=1), levels=1 if j == q - 1 else 3)[0]
         Zraw = None
         if Z.shape[1] == 0:  # invariant: span(W) holds min(l, c) directions of each cluster of c
             break          # equal singular values that W0 reaches, so the top k (k <= l) are in it
         fuse = op.streamed and j < q - 1
-        if op.keep is not None:
-            Y, Zraw, Gj = op.keep(cast(Z, op.dtype), fuse)
+        if kept is not None:
+            Y, Zraw, Gj = kept.step(cast(Z, op.dtype), fuse)
             grams.append(Gj)
         elif fuse:
             Y, Zraw = op.fused(cast(Z, op.dtype))
@@ -167,10 +236,10 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
     W = xp.concat(Ws, axis=1)
     info = {"scheme": "block-krylov", "power_iters": len(Ws) - 1, "block": l, "krylov_dim": int(W.shape[1]),
             "normalizer": "svqb", **({"file_reads": reads} if op.streamed else {})}
-    if op.keep is None:
+    if kept is None:
         return _Basis(xp.concat(Ys, axis=1), None, W, passes, info)
     G = _kept_gram([cast(cast(Wj, op.dtype), wd) for Wj in Ws], [cast(R, wd) for R in raws], grams)
-    return _Basis(sys.modules["dask.array"].concatenate(Ys, axis=1), None, W, passes, info, G)
+    return _Basis(kept.concat(Ys), None, W, passes, info, G, kept)
 
 
 def _kept_gram(Ws: list[Array], raws: list[Array], grams: list[Any]) -> np.ndarray:
@@ -209,13 +278,13 @@ def _qb_of_krylov(op: Operator, basis: _Basis, gap: float) -> _Basis:
 
     The Ritz form (A W)_k Wᴴ needs A's top k row directions inside span(W) to absolute
     accuracy, and a Krylov block resolves its small directions only relative to its largest:
-    on steep spectra its error stops near sqrt(ε)·‖A‖ (measured on σ_i = 0.7^i, k = 50,
-    σ_51 = 1.8e-8: 12× the optimum; 0.6^i: 2.7e4×). Q Qᴴ A only needs range(A W), which
-    holds each direction relative to its own σ: 1.000× and 1.001× there.
+    on steep spectra its error stops near sqrt(ε)·‖A‖, many times the optimum when
+    σ_(k+1) ≪ sqrt(ε)·σ_1. Q Qᴴ A only needs range(A W), which holds each direction relative
+    to its own σ.
     """
     Y = basis.left
-    if is_dask(Y):
-        Y = np.asarray(Y.compute())  # m × L on the client, as for the other routes that need all of Y
+    if basis.kept is not None:
+        Y = basis.kept.gather(Y)  # m × L on the client, as for the other routes that need all of Y
     Q = orthonormalize(Y)[0]
     B = H(cast(_dense_result(op.rmatmat(cast(Q, op.dtype))), Q.dtype))
     info = {**basis.info, "scheme": "block-krylov, then QB", "qb_because": f"σ̃_(k+1)/σ̃_1 = {gap:.2g} < "
@@ -226,16 +295,6 @@ def _qb_of_krylov(op: Operator, basis: _Basis, gap: float) -> _Basis:
 
 
 # --------------------------------------------------------------------------- tolerance
-
-
-def _eps(op: Operator) -> float:
-    return float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)
-
-
-def _tol_eff(op: Operator, tol: float) -> float:
-    """The tolerance the rank is chosen against: ``tol`` less the indicator's rounding (10 eps)."""
-    eps = _eps(op)
-    return math.sqrt(max(tol * tol - 10 * eps, 0.25 * tol * tol))
 
 
 def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margin: int, sketch: str,
@@ -252,29 +311,28 @@ def _krylov_tol(op: Operator, tol: float, total: float | None, block: int, margi
     basis to spare and has converged. A block of b columns resolves about b directions per
     step, so only the q' = q − ⌊k/b⌋ steps beyond those that first reach rank k count:
     converged means q' >= 1 and either k is the same as one step before or the Ritz values
-    fall fast enough past it, (s_L/s_k)^{4q'} <= 1e-3 (measured: with less, 1/(i+1) spectra
-    stopped 5–11 % above the optimal rank). Returns the basis (with its Gram matrix) and k
+    fall fast enough past it, (s_L/s_k)^{4q'} <= 1e-3 (with a looser test, slowly decaying
+    spectra such as 1/(i+1) stop above the optimal rank). Returns the basis (with its Gram matrix) and k
     (None when no rank met the tolerance before the basis filled the space). ``total`` =
     ‖A‖_F² may be None for streamed input, whose first read accumulates it.
 
     A block that deflates (fewer than b new directions) is topped up with Gaussian columns
     orthogonal to W. Without that, a cluster of more than b equal singular values stalls the
     space: it holds only b directions of each cluster that W0 reaches, becomes invariant, and
-    no rank can meet the tolerance (measured: rank-100 with a flat spectrum plus 1e-3 noise,
-    tol = 0.1, stopped at error 0.6). The Ritz values' fall is then not taken as convergence for
-    that step, and Ritz values at rounding level never are: a plateau of 70 values above a
-    second one of 64 (134 × 198, tol 0.3) leaves a space of b = 64 directions per plateau with
-    zero Ritz values past them, which read as converged at rank 106 for an optimal 65.
+    no rank can meet the tolerance. The Ritz values' fall is then not taken as convergence for
+    that step, and Ritz values at rounding level never are: a plateau wider than b above a
+    second one leaves b directions per plateau with zero Ritz values past them, which would
+    read as converged at a rank far above the optimum.
     """
     xp = op.xp
     limit = op.shape[1]  # W lives in n dimensions: for m < n, dim = m does not make A W Wᴴ = A
     b = min(block, limit)
-    op = dataclasses.replace(op, keep=None)  # Y is gathered: its Gram is read at every step
+    # Y is gathered (its Gram is read at every step): the products are never kept
     W0, Y0, Zraw, _ = _first_block(op, b, sketch, gen)  # streamed input: Aᴴ(A W0) from the same read
     _check_sketch(op, Y0)
     total = total if total is not None else op.fro_sq()  # streamed: summed during that read
     assert total is not None
-    target = _tol_eff(op, tol) ** 2 * total
+    target = _numerics.target_tol(tol, op.dtype) ** 2 * total
     Ws, Ys = [W0], [Y0]
     G = H(Y0) @ Y0
     passes, dim = (2 if Zraw is not None else 1), int(W0.shape[1])
@@ -400,13 +458,12 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
     For Â = Y Wᴴ and a known rank k, the top k triplets come from one Gram eigendecomposition
     YᴴY = V Λ Vᴴ (U_k = Y V_k Λ_k^{-1/2}) whenever λ_k > 1e-10·λ_1, where the Gram route loses
     nothing that matters. Down to λ_{k+10} > 1e-14·λ_1, Y is restricted to its top k + 10 Gram
-    directions and that block is orthonormalised by one SVQB step (measured on the 4000 × 256
-    basis of a tolerance of 1e-6, Gram matrix given: 37 ms with a full orthonormalisation of
-    that block against 111 ms for all of Y; one step is enough, see below); otherwise, and
-    without k, all of Y is. ``basis.gram``, when the scheme built it, saves recomputing YᴴY.
+    directions and that block is orthonormalised by one SVQB step (a third of the work of
+    orthonormalising all of Y; one step is enough, see below); otherwise, and without k, all
+    of Y is. ``basis.gram``, when the scheme built it, saves recomputing YᴴY.
     ``s`` may hold more values than U and Vh have columns (at least σ̃_{k+1} when the basis has it).
     """
-    if basis.middle is None and is_dask(basis.left):
+    if basis.middle is None and basis.kept is not None:
         return _svd_of_kept_basis(basis, k)
     xp = _array.namespace(basis.left)
     if basis.middle is None:
@@ -447,36 +504,23 @@ def _svd_of_basis(basis: _Basis, k: int | None = None) -> tuple[Array, Array, Ar
 
 
 def _svd_of_kept_basis(basis: _Basis, k: int | None) -> tuple[Array, Array, Array]:
-    """:func:`_svd_of_basis` for Y = A W kept on Dask workers: U = Y V_k Λ_k^{-1/2} stays a Dask array.
+    """:func:`_svd_of_basis` for Y = A W kept where it was computed: U = Y V_k Λ_k^{-1/2} stays there.
 
     YᴴY = V Λ Vᴴ is ``basis.gram`` (assembled by :func:`_kept_gram` from the Krylov passes: no
-    pass of its own; a pass over the kept Y took 0.25 s of 5.5 on the 200000 × 2000 benchmark
-    file), and one task per row chunk multiplies that chunk's blocks by V_k Λ_k^{-1/2}, where
-    Dask's blockwise matmul makes one per block pair and moves blocks between workers. When
-    the Gram route would need its SVQB repair (λ_k <= 1e-6·λ_1) or cannot be used, Y is
-    gathered instead.
+    pass of its own), and ``kept.times`` forms Y V_k Λ_k^{-1/2} where Y lives. When the Gram
+    route would need its SVQB repair (λ_k <= 1e-6·λ_1) or cannot be used, Y is gathered instead.
     """
-    Y, W, G = basis.left, basis.right, basis.gram
-    assert W is not None and G is not None
+    Y, W, G, kept = basis.left, basis.right, basis.gram, basis.kept
+    assert W is not None and G is not None and kept is not None
     if k is not None:
-        dask = sys.modules["dask"]
-        da = sys.modules["dask.array"]
-        rows = Y.to_delayed(optimize_graph=False)  # row chunks × column blocks; keeps the persisted futures
         lam, V = np.linalg.eigh(np.asarray(G))
         lam, V = lam[::-1], V[:, ::-1]
         if k <= lam.shape[0] and lam[k - 1] > 1e-6 * lam[0] > 0:
             s = np.sqrt(np.concatenate([lam[:k], np.clip(lam[k:k + 1], 0.0, None)]))
-            M = dask.delayed((V[:, :k] / s[None, :k]).astype(Y.dtype), pure=True)
-            U = da.concatenate([da.from_delayed(dask.delayed(_rows_times)(M, *rows[i]), (int(c), k), dtype=Y.dtype)
-                                for i, c in enumerate(Y.chunks[0])], axis=0)
-            return U, s, H(W @ V[:, :k])
+            return kept.times(Y, V[:, :k] / s[None, :k]), s, H(W @ V[:, :k])
     # the gathered routes recompute YᴴY from Y itself: their λ_k <= 1e-6·λ_1 needs it to Y's own
     # rounding, and for float32 input the assembled Gram's off-diagonal blocks hold float32 products
-    return _svd_of_basis(basis._replace(left=np.asarray(Y.compute()), gram=None), k)
-
-
-def _rows_times(M: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
-    return np.concatenate(blocks, axis=1) @ M
+    return _svd_of_basis(basis._replace(left=kept.gather(Y), gram=None, kept=None), k)
 
 
 def _complete(X: Array, k: int, gen: np.random.Generator) -> Array:
@@ -502,34 +546,70 @@ def _truncate(U: Array, s: Array, Vh: Array, k: int, out_dtype: Any, gen: np.ran
 # --------------------------------------------------------------------------- public function
 
 
-def _validate(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, power_iters: Any, method: Any,
-              sketch: Any, normalizer: Any, block_size: Any, precision: Any = "full") -> dict[str, Any]:
+def _plan(func: str, op: Operator, rank: Any, tol: Any, oversample: Any, power_iters: Any, method: Any,
+          sketch: Any, normalizer: Any, block_size: Any, precision: Any) -> RSVDPlan:
+    """Validate the arguments and resolve every ``"auto"`` into an :class:`RSVDPlan`."""
     which = _checks.exactly_one(func, rank=rank, tol=tol)
-    out: dict[str, Any] = {
-        "oversample": _checks.integer(oversample, func=func, name="oversample", lo=0),
-        "method": _checks.choice(method, METHODS, func=func, name="method"),
-        "precision": _checks.choice(precision, PRECISIONS, func=func, name="precision"),
-        "sketch": _checks.choice(sketch, SKETCHES, func=func, name="sketch"),
-        "normalizer": _checks.choice(normalizer, NORMALIZERS, func=func, name="normalizer"),
-    }
-    out["power_iters"] = power_iters if power_iters == "auto" else _checks.integer(
-        power_iters, func=func, name="power_iters", lo=0)
-    out["block_size"] = block_size if block_size == "auto" else _checks.integer(
-        block_size, func=func, name="block_size", lo=1)
+    p = _checks.integer(oversample, func=func, name="oversample", lo=0)
+    meth = _checks.choice(method, METHODS, func=func, name="method")
+    prec = _checks.choice(precision, PRECISIONS, func=func, name="precision")
+    sk = resolve_sketch(op, _checks.choice(sketch, SKETCHES, func=func, name="sketch"))
+    how = _checks.choice(normalizer, NORMALIZERS, func=func, name="normalizer")
+    q = None if power_iters == "auto" else _checks.integer(power_iters, func=func, name="power_iters", lo=0)
+    b = None if block_size == "auto" else _checks.integer(block_size, func=func, name="block_size", lo=1)
+    m, n = op.shape
+    k: int | None = None
+    t: float | None = None
     if which == "rank":
-        out["rank"] = _checks.rank(rank, op.shape, func=func)
+        k = _checks.rank(rank, op.shape, func=func)
     else:
         t = _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True)
-        eps = float(np.finfo(np.dtype(str(op.dtype).split(".")[-1])).eps)
-        floor = 10 * math.sqrt(eps)
+        floor = _numerics.tol_floor(op.dtype)
         if t < floor:
-            _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {floor:.2g} for {str(op.dtype).split('.')[-1]} "
+            _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {floor:.2g} for {_numerics.dtype_name(op.dtype)} "
                                 f"input (the indicator ‖A‖²−‖B‖² cannot resolve smaller errors); got {t:g}")
-        if op.kind == "linear-operator":
+        if not op.knows_norm:
             _checks._fail(func, "'tol' needs ‖A‖_F, which a LinearOperator cannot give; use 'rank' "
                                 "(and rankwise.estimate_error) instead")
-        out["tol"] = t
-    return out
+    fallbacks = Fallback.FULL_PRECISION if prec == "mixed" else Fallback.NONE
+    if k is not None and meth in ("auto", "krylov"):
+        scheme, block, steps, how = Scheme.KRYLOV, min(k + p, m, n), AUTO_POWER_ITERS if q is None else q, "svqb"
+        if _numerics.eps(op.dtype) < 1e-10:
+            fallbacks |= Fallback.QB_ON_STEEP
+    elif k is not None:
+        scheme, block, steps = Scheme.SUBSPACE, min(k + p, m, n), AUTO_POWER_ITERS if q is None else q
+        how = "svqb" if how == "auto" else how
+    elif meth == "subspace":
+        scheme, block, steps, how = Scheme.RANDQB, RANDQB_BLOCK if b is None else b, 1 if q is None else q, "svqb"
+    else:  # the Krylov space grows until the tolerance is met: as many steps as that takes
+        scheme, block, steps, how = Scheme.KRYLOV_TOL, min(AUTO_TOL_BLOCK if b is None else b, n), None, "svqb"
+    return RSVDPlan(shape=(m, n), dtype=_numerics.dtype_name(op.dtype), input=op.label, rank=k, tol=t,
+                    oversample=p, scheme=scheme, power_iters=steps, block=block, normalizer=how, sketch=sk,
+                    precision=prec, fallbacks=fallbacks)
+
+
+def rsvd_plan(A: Any, rank: int | None = None, *, tol: float | None = None, oversample: int = 10,
+              power_iters: int | Literal["auto"] = "auto", method: Method = "auto", sketch: str = "auto",
+              normalizer: str = "auto", block_size: int | Literal["auto"] = "auto",
+              precision: Precision = "full") -> RSVDPlan:
+    """The :class:`RSVDPlan` that :func:`rsvd` would execute for these arguments (no product is made).
+
+    Takes the arguments of :func:`rsvd` (less ``rng`` and ``report``), validates them and
+    resolves every ``"auto"``: the scheme, the sketch width or block, the power steps, the
+    normaliser, the sketch and the fallbacks the run may take once it sees the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan = rsvd_plan(np.ones((300, 200)), 20)
+    >>> plan.scheme.value, plan.block, plan.power_iters
+    ('block-krylov', 30, 2)
+    >>> rsvd_plan(np.ones((300, 200)), tol=1e-2).power_iters is None
+    True
+    """
+    func = "rsvd_plan"
+    op = as_operator(A, func=func)
+    return _plan(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size, precision)
 
 
 @overload
@@ -571,7 +651,7 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         Block Krylov on the row space (``"auto"``, ``"krylov"``), or HMT subspace iteration
         at a rank and blocked randQB_EI at a tolerance (``"subspace"``).
     sketch : {"auto", "gaussian", "sparse-sign"}, default="auto"
-        ``"auto"``: Gaussian (sparse sign measured slower on sparse input; kept as an option).
+        ``"auto"``: Gaussian (the sparse sign sketch is an option for NumPy and scipy.sparse input).
     normalizer : {"auto", "svqb", "qr", "lu", "none"}, default="auto"
         Re-normalisation between subspace-iteration passes (``method="subspace"``; Krylov
         blocks are always orthonormalised, with SVQB).
@@ -647,83 +727,70 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     func = "rsvd"
     t0 = time.perf_counter()
     op = as_operator(A, func=func)
-    opts = _validate(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size, precision)
+    plan = _plan(func, op, rank, tol, oversample, power_iters, method, sketch, normalizer, block_size, precision)
     gen = as_generator(rng, func=func)
-    krylov = "rank" in opts and opts["method"] in ("auto", "krylov")
-    need_norm = report or not krylov  # Krylov at a rank without a report needs no ‖A‖_F: NaN/Inf show in AΩ
+    need_norm = report or plan.scheme is not Scheme.KRYLOV  # Krylov at a rank: NaN/Inf show in AΩ
     if not need_norm:
-        op = without_norm(op)  # a streamed input's first read skips its sum of squares
+        op = op.without_norm()  # a streamed input's first read skips its sum of squares
     total0 = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
-    sk = resolve_sketch(op, opts["sketch"])
-    run, used = None, "full"
-    if opts["precision"] == "mixed":
-        run, used = _mixed(op, opts, sk, gen, total0)
+    run: _Run | None = None
+    used = "full"
+    if plan.precision == "mixed":
+        run, used = _mixed(op, plan, gen, total0)
     if run is None:
-        run = _run(op, opts, sk, gen, total0, need_norm)
-    basis, U, s, Vh, s_np, k, total = run
-    res = _truncate(U, s, Vh, k, op.dtype if op.kind == "dense" else op.like.dtype, gen)
-    if op.kind == "dask" and not is_dask(res.U):  # gathered (tolerance mode, column chunks): U by A's rows
-        res = res._replace(U=sys.modules["dask.array"].from_array(res.U, chunks=(op.source.chunks[0], -1)))
+        run = _run(op, plan, gen, total0, need_norm)
+    res = _truncate(run.U, run.s, run.Vh, run.k, op.out_dtype, gen)
+    res = res._replace(U=op.as_left_factor(res.U))  # Dask input: U chunked by A's rows
     if not report:
         return res
+    err_sq = None
     if used == "mixed":  # Σ s_i² from float32 products cannot resolve a small error: measure it in full
         total = total0 if total0 is not None else op.fro_sq()  # ‖A‖_F², not the rounded copy's
         assert total is not None
         err_sq = _residual_fro_sq(op, res, total)
-    else:
-        err_sq = None
-    rep = _report(op, A, res, s_np, k, total, basis, sk, opts, time.perf_counter() - t0, gen, used, err_sq)
-    return res, rep
+        run = run._replace(total=total)
+    return res, _report(op, A, res, run, plan, time.perf_counter() - t0, gen, used, err_sq)
 
 
-Run = tuple[_Basis, Array, Array, Array, np.ndarray, int, "float | None"]
-
-
-def _run(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, total: float | None,
-         need_norm: bool) -> Run:
-    """The basis, its SVD (U, s, Vh in the work dtype; s also as float64 NumPy), the rank and ‖A‖_F²."""
-    m, n = op.shape
+def _run(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | None, need_norm: bool) -> _Run:
+    """Execute ``plan`` on ``op``: the basis, its SVD, the rank and ‖A‖_F² (None where not needed)."""
     k_tol: int | None = None
-    if "rank" in opts:
-        k = opts["rank"]
-        l = min(k + opts["oversample"], m, n)
-        scheme = "krylov" if opts["method"] == "auto" else opts["method"]
-        q = AUTO_POWER_ITERS if opts["power_iters"] == "auto" else opts["power_iters"]
-        if scheme == "krylov":
-            basis = _krylov(op, l, q, sk, gen)
-        else:
-            how = "svqb" if opts["normalizer"] == "auto" else opts["normalizer"]
-            basis = _subspace(op, l, q, how, sk, gen)
-    else:  # ‖A‖_F² is known here (LinearOperator refused in _validate) or, if streamed, read along the way
-        if opts["method"] == "subspace":
-            total = total if total is not None else op.fro_sq()
-            assert total is not None
-            q = 1 if opts["power_iters"] == "auto" else opts["power_iters"]
-            b = RANDQB_BLOCK if opts["block_size"] == "auto" else opts["block_size"]
-            basis = _randqb(op, opts["tol"], total, b, q, opts["oversample"], sk, gen)
-        else:
-            b = AUTO_TOL_BLOCK if opts["block_size"] == "auto" else opts["block_size"]
-            basis, k_tol = _krylov_tol(op, opts["tol"], total, b, opts["oversample"], sk, gen)
-    U, s, Vh = _svd_of_basis(basis, opts.get("rank", k_tol))  # a known rank may take the Gram route
+    if plan.scheme is Scheme.KRYLOV:
+        assert plan.power_iters is not None
+        basis = _krylov(op, plan.block, plan.power_iters, plan.sketch, gen)
+    elif plan.scheme is Scheme.SUBSPACE:
+        assert plan.power_iters is not None
+        basis = _subspace(op, plan.block, plan.power_iters, plan.normalizer, plan.sketch, gen)
+    elif plan.scheme is Scheme.RANDQB:  # ‖A‖_F² is known (product-only input is refused by the plan)
+        total = total if total is not None else op.fro_sq()
+        assert total is not None and plan.tol is not None and plan.power_iters is not None
+        basis = _randqb(op, plan.tol, total, plan.block, plan.power_iters, plan.oversample, plan.sketch, gen)
+    else:  # streamed input: ‖A‖_F² is read along the way
+        assert plan.tol is not None
+        basis, k_tol = _krylov_tol(op, plan.tol, total, plan.block, plan.oversample, plan.sketch, gen)
+    U, s, Vh = _svd_of_basis(basis, plan.rank if plan.rank is not None else k_tol)  # a known rank: Gram route
     s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
-    if "rank" in opts and basis.middle is None and _eps(op) < 1e-10 and s_np.size and s_np[0] > 0:
+    steep = Fallback.QB_ON_STEEP in plan.fallbacks and _numerics.eps(op.dtype) < 1e-10
+    if steep and plan.rank is not None and basis.middle is None and s_np.size and s_np[0] > 0:
         # fewer than k + 1 Ritz values: directions were deflated away, as on steep spectra
-        gap = float(s_np[k]) / float(s_np[0]) if s_np.size > k else 0.0
+        gap = float(s_np[plan.rank]) / float(s_np[0]) if s_np.size > plan.rank else 0.0
         if gap < KRYLOV_QB_BELOW:
             basis = _qb_of_krylov(op, basis, gap)
-            U, s, Vh = _svd_of_basis(basis, k)
+            U, s, Vh = _svd_of_basis(basis, plan.rank)
             s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
-    if total is None and op.streamed and (need_norm or "tol" in opts):
+    if total is None and op.streamed and (need_norm or plan.tol is not None):
         total = op.fro_sq()  # summed during the first read
-    if k_tol is not None:
+    if plan.rank is not None:
+        k = plan.rank
+    elif k_tol is not None:
         k = min(k_tol, int(U.shape[1]))
-    elif "rank" not in opts:
-        k = select_rank(s_np, tol=_tol_eff(op, opts["tol"]), total=total) or s_np.size
-    return basis, U, s, Vh, s_np, k, total
+    else:
+        assert plan.tol is not None
+        k = select_rank(s_np, tol=_numerics.target_tol(plan.tol, op.dtype), total=total) or s_np.size
+    return _Run(basis, U, s, Vh, s_np, k, total)
 
 
-def _mixed(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator, total: float | None
-           ) -> tuple[Run | None, str]:
+def _mixed(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | None) -> tuple[_Run | None, str]:
     """The run on A rounded to float32, or None (and why) where that would lose accuracy.
 
     Kept when σ̃_{k+1} ≥ MIXED_MIN_GAP·σ̃_1 at a rank (float32 rounding of A, u·‖A‖, then
@@ -731,21 +798,21 @@ def _mixed(op: Operator, opts: dict[str, Any], sk: str, gen: np.random.Generator
     float32's indicator floor; refused for single-precision input (nothing to gain), for
     input other than dense or Dask arrays, and when A's entries leave float32's range.
     """
-    low = single_precision(op)
+    low = op.single_precision()
     if low is None:
         return None, "full (mixed: the input is not a double-precision dense or Dask array)"
-    if "tol" in opts and opts["tol"] < 10 * math.sqrt(float(np.finfo(np.float32).eps)):
-        return None, f"full (mixed: tol = {opts['tol']:g} is below float32's floor 10·sqrt(eps) = 3.5e-03)"
+    floor32 = _numerics.tol_floor("float32")
+    if plan.tol is not None and plan.tol < floor32:
+        return None, f"full (mixed: tol = {plan.tol:g} is below float32's floor 10·sqrt(eps) = {floor32:.1e})"
     try:
-        run = _run(low, opts, sk, gen, total, False)
+        run = _run(low, plan, gen, total, False)
     except InputError:  # entries beyond float32's range became ±Inf; the full run reports real NaN/Inf
         return None, "full (mixed: A's entries overflow float32)"
-    s_np, k = run[4], run[5]
-    s1 = float(s_np[0]) if s_np.size else 0.0
+    s1 = float(run.s_np[0]) if run.s_np.size else 0.0
     if not math.isfinite(s1) or s1 < MIXED_MIN_SCALE:
         return None, f"full (mixed: σ̃_1 = {s1:.3g} is outside float32's safe range)"
-    if "rank" in opts:
-        gap = float(s_np[k]) / s1 if s_np.size > k else 0.0
+    if plan.rank is not None:
+        gap = float(run.s_np[run.k]) / s1 if run.s_np.size > run.k else 0.0
         if gap < MIXED_MIN_GAP:
             return None, f"full (mixed: σ̃_(k+1)/σ̃_1 = {gap:.2g} < {MIXED_MIN_GAP:g})"
     return run, "mixed"
@@ -757,7 +824,7 @@ def _residual_fro_sq(op: Operator, res: SVDResult, total: float) -> float:
     = ‖A‖_F² − 2 Re Σ_i s_i (Vh Aᴴ U)_ii + Σ_ij s_i (UᴴU)_ij s_j (Vh Vhᴴ)_ji.
     """
     U, S, Vh = res
-    U = np.asarray(U.compute()) if is_dask(U) else U  # m × k: the client holds it for this check
+    U = op.gather(U)  # m × k: the client holds it for this check
     xp = _array.namespace(U)
     AhU = _dense_result(op.rmatmat(cast(U, op.dtype)))
     S = xp.astype(S, U.dtype)
@@ -767,13 +834,15 @@ def _residual_fro_sq(op: Operator, res: SVDResult, total: float) -> float:
     return max(total - 2.0 * _array.to_float(cross) + _array.to_float(norm_sq), 0.0)
 
 
-def _report(op: Operator, A: Any, res: SVDResult, s: np.ndarray, k: int, total: float | None, basis: _Basis,
-            sketch: str, opts: dict[str, Any], seconds: float, gen: np.random.Generator, precision: str,
-            err_sq: float | None) -> ApproxReport:
+def _report(op: Operator, A: Any, res: SVDResult, run: _Run, plan: RSVDPlan, seconds: float,
+            gen: np.random.Generator, precision: str, err_sq: float | None) -> ApproxReport:
+    """The run's :class:`ApproxReport`: the error from ‖A‖_F² − Σ s_i² where ‖A‖_F is known
+    (``err_sq`` where it was measured), else estimated from probes."""
     m, n = op.shape
-    options = {**basis.info, "passes": basis.passes, "sketch": sketch, "oversample": opts["oversample"],
-               **({"input": op.kind} if op.streamed else {}),
-               **({"precision": precision} if opts["precision"] != "full" else {})}
+    s, k, total = run.s_np, run.k, run.total
+    options = {**run.basis.info, "passes": run.basis.passes, "sketch": plan.sketch, "oversample": plan.oversample,
+               **({"input": op.label} if op.streamed else {}),
+               **({"precision": precision} if plan.precision != "full" else {})}
     kept = float(np.sum(s[:k] ** 2))
     if err_sq is not None and total is not None:
         fro, exact = math.sqrt(err_sq), True
@@ -788,4 +857,3 @@ def _report(op: Operator, A: Any, res: SVDResult, s: np.ndarray, k: int, total: 
     return ApproxReport(method="rsvd", shape=(m, n), rank=k, fro_error=fro, norm_fro=norm_fro,
                         norm_2=float(s[0]) if s.size else 0.0, storage_before=m * n,
                         storage_after=k * (m + n + 1), seconds=seconds, exact=exact, options=options)
-

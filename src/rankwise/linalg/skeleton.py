@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -11,16 +10,17 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
-from .. import _array, _checks
+from .. import _array, _checks, _numerics
 from .._array import Array
 from .._threads import single_blas_thread
 from ..factors import ApproxReport
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator, fro_sq_checked
+from ._inputs import as_operator, fro_sq_checked
+from ._operator import Operator
 from .pinv import pinv
 from .sketch import H, _dense_result, _normalize, cast, gaussian, work_dtype
 
-__all__ = ["CURResult", "IDResult", "cur", "interp_decomp"]
+__all__ = ["CURResult", "IDPlan", "IDResult", "cur", "id_plan", "interp_decomp"]
 
 Axis = Literal["columns", "rows"]
 IDMethod = Literal["auto", "qr", "randomized"]
@@ -35,29 +35,9 @@ DEFAULT_OVERSAMPLE = 10  # the least oversampling of the randomized ID's sketch
 SINGLE_THREAD_PIVOTING = 320  # pivoted QRs with at most this many rows (or columns) run on one BLAS thread
 SKIP_FIT = 100.0  # tolerance mode: no fit on A while the sketch's residual estimate exceeds this × the target
 TOL_BLOCK = 64  # first sketch size in tolerance mode (grown by _grow until the tolerance is met)
-RESIDUAL_BLOCK_BYTES = 32 * 2**20  # CUR's residual is formed in row blocks of at most this size
 
 
 # --------------------------------------------------------------------------- results
-
-
-def _take(A: Any, idx: np.ndarray, axis: int, func: str) -> Array:
-    """``A[:, idx]`` (axis=1) or ``A[idx, :]`` (axis=0) of a dense, sparse or operator input (dense out)."""
-    op = as_operator(A, func=func)
-    if op.kind == "dense":
-        xp = op.xp
-        return xp.take(op.like, xp.asarray(idx, device=_array.device(op.like)), axis=axis)
-    if op.kind == "dask":  # only the chosen columns (rows) are read
-        out = np.asarray((op.source[:, idx] if axis == 1 else op.source[idx, :]).compute())
-        return out.astype(op.dtype, copy=False)
-    if op.kind == "sparse":
-        S = A.tocsc() if axis == 1 else A.tocsr()
-        out = (S[:, idx] if axis == 1 else S[idx, :]).toarray()
-        return out if out.dtype.kind in "fc" and out.dtype != np.float16 else out.astype(op.dtype)
-    size = op.shape[axis]
-    E = np.zeros((size, idx.size), dtype=op.dtype)
-    E[idx, np.arange(idx.size)] = 1
-    return op.matmat(E) if axis == 1 else np.conj(op.rmatmat(E)).T
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +117,8 @@ class IDResult:
             what = "columns" if ax == 1 else "rows"
             _checks._fail(func, f"'A' must have {self.idx.size} {what} (the decomposed matrix's); got "
                                 f"{_checks.describe(A)}")
-        return _take(A, self.skeleton_indices, ax, func)
+        op = as_operator(A, func=func)
+        return op.columns(self.skeleton_indices) if ax == 1 else op.rows(self.skeleton_indices)
 
     def interp_matrix(self) -> Array:
         """Z (k × n) with ``Z[:, idx[:k]] = I`` and ``Z[:, idx[k:]] = proj``; for rows its transpose (m × k)."""
@@ -187,30 +168,6 @@ class CURResult:
 # --------------------------------------------------------------------------- operators and sketches
 
 
-def _transposed(op: Operator) -> Operator:
-    """Aᵀ (not Aᴴ) through A's products: Aᵀ X = conj(Aᴴ conj(X)) and (Aᵀ)ᴴ Y = conj(A conj(Y))."""
-    if op.kind == "dask":
-        return as_operator(op.source.T, func="interp_decomp")
-    xp = op.xp
-    cplx = _array.is_complex(op.like)
-
-    def conj(X: Array) -> Array:
-        return xp.conj(X) if cplx else X
-
-    def mm(X: Array) -> Array:
-        return conj(_dense_result(op.rmatmat(conj(X))))
-
-    def rmm(Y: Array) -> Array:
-        return conj(_dense_result(op.matmat(conj(Y))))
-
-    def fused(X: Array) -> tuple[Array, Array]:
-        Y = mm(X)
-        return Y, rmm(Y)
-
-    m, n = op.shape
-    return Operator((n, m), op.dtype, op.like, mm, rmm, fused, op.fro_sq, op.kind, op.streamed)
-
-
 def _sketch_rows(op: Operator, rows: int, power_iters: int, gen: np.random.Generator) -> np.ndarray:
     """Y = Gᴴ A(AᴴA)^q-like sketch (rows × n), on the host in float64 (complex128).
 
@@ -231,15 +188,11 @@ def _pivoted_qr(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R and the column permutation of Businger–Golub pivoted QR (LAPACK xGEQP3) of a host matrix."""
     import scipy.linalg
 
-    # a sketch's few rows make xGEQP3 BLAS-2 bound: 2–8× faster on one thread up to ~300 rows,
-    # slower from ~400 (measured, 2 cores; see rankwise._threads)
+    # a sketch's few rows make xGEQP3 BLAS-2 bound: on a few cores one BLAS thread runs it faster
+    # up to a few hundred rows (see rankwise._threads and benchmarks/README.md)
     with single_blas_thread() if min(Y.shape) <= SINGLE_THREAD_PIVOTING else nullcontext():
         R, perm = scipy.linalg.qr(Y, mode="r", pivoting=True, check_finite=False)
     return R, np.asarray(perm, dtype=np.int64)
-
-
-def _out_dtype(op: Operator) -> Any:
-    return op.dtype if op.kind == "dense" else op.like.dtype
 
 
 class _ID(NamedTuple):
@@ -272,11 +225,11 @@ def _qr_id(M: np.ndarray, k: int | None, tol: float | None) -> tuple[np.ndarray,
 def _cholesky_qr2(C: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """C = QR by Cholesky-QR2 (Yamamoto et al. 2015), or None where it is not safe.
 
-    Two rounds of G = CᴴC = RᴴR, Q = CR⁻¹: all BLAS-3, 1.4–4× faster than a Householder QR of
-    the 4000 × 50…160 skeletons measured, and orthogonal to rounding when κ(C) ≲ ε^{-1/2}; None
+    Two rounds of G = CᴴC = RᴴR, Q = CR⁻¹: all BLAS-3, so faster than a Householder QR of a
+    tall skeleton, and orthogonal to rounding when κ(C) ≲ ε^{-1/2}; None
     (the caller falls back to Householder) when the first Cholesky fails or its diagonal
-    spans more than 1e7, a cheap lower bound on κ(C). Runs on one BLAS thread (twice as fast
-    for these blocks on a few cores, see :mod:`rankwise._threads`).
+    spans more than 1e7, a cheap lower bound on κ(C). Runs on one BLAS thread (faster for these
+    blocks on a few cores, see :mod:`rankwise._threads`).
     """
     import scipy.linalg
 
@@ -347,9 +300,9 @@ def _sketch_errors(R: np.ndarray, rows: int) -> np.ndarray:
 
     For Y = GᴴA with G Gaussian (``rows`` columns), the sketch's residual after k pivots,
     ‖R[k:, :]‖_F², keeps about rows − k of the rows' independent looks at A's residual, so
-    ‖R[k:, :]‖_F² / (rows − k) estimates it (measured on 4000 × 3000 matrices with 0.9^i and
-    1/(i+1) spectra, 64 rows: 0.67–0.98 of the true value for k = 10 … 54, where dividing by
-    ``rows`` gave 0.12–0.8). It is only trusted to say that a target is far off (:data:`SKIP_FIT`).
+    ‖R[k:, :]‖_F² / (rows − k) estimates it (dividing by ``rows`` underestimates it several
+    times over once k is a sizeable part of ``rows``). It is only trusted to say that a target is
+    far off (:data:`SKIP_FIT`).
     """
     tails = np.cumsum((np.sum(np.abs(R) ** 2, axis=1)[: min(R.shape)])[::-1])[::-1]
     k = np.arange(1, tails.size + 1)
@@ -362,8 +315,7 @@ def _randomized_id(op: Operator, cols: Any, k: int | None, tol: float | None, to
 
     At a tolerance the sketch grows (by :func:`_grow`) until some k <= rows − p meets it exactly.
     While the sketch's own residual says the target is far off (more than :data:`SKIP_FIT`
-    times), it grows without the fit on A (a product and a QR saved per round: 0.9^i at
-    1e-4, 4000 × 3000, went from 0.21 to 0.18 s).
+    times), it grows without the fit on A (a product and a QR saved per round).
     """
     m, n = op.shape
     lim = min(m, n)
@@ -398,55 +350,51 @@ def _randomized_id(op: Operator, cols: Any, k: int | None, tol: float | None, to
     xp = op.xp
     T = _coefficients(Rc[:k, :k], W[:k, :])
     proj = xp.take(T, xp.asarray(perm[k:], device=_array.device(T)), axis=1)
-    return _ID(perm, cast(proj, _out_dtype(op)), None if errs is None else float(errs[k - 1]), passes)
+    return _ID(perm, cast(proj, op.out_dtype), None if errs is None else float(errs[k - 1]), passes)
 
 
 # --------------------------------------------------------------------------- interp_decomp
 
 
-def _tol_floor(op: Operator) -> float:
-    return 10 * math.sqrt(float(np.finfo(np.dtype(str(_out_dtype(op)).split(".")[-1])).eps))
-
-
 def _resolve_method(func: str, op: Operator, method: str, tol: float | None) -> str:
-    small = op.kind in ("dense", "sparse") and min(op.shape) <= AUTO_QR_MAX_DIM
-    below = tol is not None and tol < _tol_floor(op)
+    small = op.has_entries and min(op.shape) <= AUTO_QR_MAX_DIM
+    below = tol is not None and tol < _numerics.tol_floor(op.out_dtype)
     if method == "auto":
         return "qr" if small or below else "randomized"
-    if method == "qr" and op.kind not in ("dense", "sparse"):
-        _checks._fail(func, f"method 'qr' needs the matrix itself (dense or scipy.sparse); got {op.kind} "
+    if method == "qr" and not op.has_entries:
+        _checks._fail(func, f"method 'qr' needs the matrix itself (dense or scipy.sparse); got {op.label} "
                             "input; use method='randomized'")
     if method == "randomized" and below:
-        _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {_tol_floor(op):.2g} for method 'randomized' "
+        floor = _numerics.tol_floor(op.out_dtype)
+        _checks._fail(func, f"'tol' must be >= 10·sqrt(eps) = {floor:.2g} for method 'randomized' "
                             f"(its error ‖A‖² − ‖QᴴA‖² cannot resolve less); got {tol:g}; use method='qr'")
     return method
 
 
-def _host_matrix(A: Any, op: Operator, rows: bool) -> np.ndarray:
+def _host_matrix(op: Operator, rows: bool) -> np.ndarray:
     """A (or Aᵀ) on the host in float64 / complex128, Fortran-ordered for LAPACK."""
-    M = A.toarray() if op.kind == "sparse" else _array.to_numpy(op.like)
+    M = op.host_matrix()
     M = M.T if rows else M
     return np.asfortranarray(M, dtype=np.complex128 if np.iscomplexobj(M) else np.float64)
 
 
-def _id_body(A: Any, op: Operator, k: int | None, tol: float | None, axis: str, method: str, total: float | None,
-             p: int, q: int, gen: np.random.Generator) -> IDResult:
-    """Body of :func:`interp_decomp` without input validation."""
-    rows = axis == "rows"
-    if method == "qr":
-        perm, T, err_sq = _qr_id(_host_matrix(A, op, rows), k, tol)
-        res = _ID(perm, _array.like(T, op.like) if op.kind == "dense" else T.astype(_out_dtype(op)), err_sq, 0)
+def _id_body(op: Operator, plan: IDPlan, total: float | None, gen: np.random.Generator) -> IDResult:
+    """Execute ``plan`` on ``op`` (the body of :func:`interp_decomp`, without input validation)."""
+    rows = plan.axis == "rows"
+    k, tol = plan.rank, plan.tol
+    if plan.method == "qr":
+        perm, T, err_sq = _qr_id(_host_matrix(op, rows), k, tol)
+        res = _ID(perm, op.from_host(T), err_sq, 0)
     else:
-        wop = _transposed(op) if rows else op
+        wop = op.transpose() if rows else op
 
         def cols(J: np.ndarray) -> Array:
-            C = _take(A, J, 0, "interp_decomp") if rows else _take(A, J, 1, "interp_decomp")
-            return C.mT if rows else C
+            return op.rows(J).mT if rows else op.columns(J)
 
-        res = _randomized_id(wop, cols, k, tol, total, p, q, gen)
+        res = _randomized_id(wop, cols, k, tol, total, plan.oversample, plan.power_iters, gen)
     norm = None if total is None else math.sqrt(total)
     err = None if res.err_sq is None else math.sqrt(res.err_sq)
-    return IDResult(res.perm, res.proj, axis, method, err, norm, res.passes)
+    return IDResult(res.perm, res.proj, plan.axis, plan.method, err, norm, res.passes)
 
 
 def _auto_power_iters(at_rank: bool) -> int:
@@ -454,22 +402,64 @@ def _auto_power_iters(at_rank: bool) -> int:
     return 1 if at_rank else 0
 
 
-def _validate_id(func: str, op: Operator, rank: Any, tol: Any, axis: Any, method: Any, oversample: Any,
-                 power_iters: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class IDPlan:
+    """What an :func:`interp_decomp` call will do, resolved from its arguments before any product.
+
+    ``method`` is ``"qr"`` or ``"randomized"`` (never ``"auto"``); ``oversample`` and
+    ``power_iters`` are the randomized sketch's p and q (unused by ``"qr"``).
+    """
+
+    shape: tuple[int, int]
+    dtype: str
+    input: str
+    rank: int | None
+    tol: float | None
+    axis: str
+    method: str
+    oversample: int
+    power_iters: int
+
+    def __str__(self) -> str:
+        target = f"rank {self.rank}" if self.rank is not None else f"tol {self.tol:g} (relative Frobenius)"
+        sketch = (f"{self.oversample} extra rows, {self.power_iters} power steps" if self.method == "randomized"
+                  else "none (pivoted QR of the whole matrix)")
+        rows = [("input", f"{self.input} {self.shape[0]}×{self.shape[1]} {self.dtype}"), ("target", target),
+                ("axis", self.axis), ("method", self.method), ("sketch", sketch)]
+        return "interp_decomp plan\n" + "\n".join(f"  {k:<8} {v}" for k, v in rows)
+
+
+def _plan_id(func: str, op: Operator, rank: Any, tol: Any, axis: Any, method: Any, oversample: Any,
+             power_iters: Any) -> IDPlan:
+    """Validate the ID's arguments and resolve ``"auto"`` and the defaults into an :class:`IDPlan`."""
     which = _checks.exactly_one(func, rank=rank, tol=tol)
-    out: dict[str, Any] = {
-        "axis": _checks.choice(axis, AXES, func=func, name="axis"),
-        "method": _checks.choice(method, ID_METHODS, func=func, name="method"),
-        "p": None if oversample is None else _checks.integer(oversample, func=func, name="oversample", lo=0),
-        "q": _auto_power_iters(which == "rank") if power_iters is None
-        else _checks.integer(power_iters, func=func, name="power_iters", lo=0),
-        "k": _checks.rank(rank, op.shape, func=func) if which == "rank" else None,
-        "tol": _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True)
-        if which == "tol" else None,
-    }
-    if out["tol"] is not None and op.kind == "linear-operator":
+    ax = _checks.choice(axis, AXES, func=func, name="axis")
+    meth = _checks.choice(method, ID_METHODS, func=func, name="method")
+    p = None if oversample is None else _checks.integer(oversample, func=func, name="oversample", lo=0)
+    q = _auto_power_iters(which == "rank") if power_iters is None else _checks.integer(
+        power_iters, func=func, name="power_iters", lo=0)
+    k = _checks.rank(rank, op.shape, func=func) if which == "rank" else None
+    t = _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True) if which == "tol" else None
+    if t is not None and not op.knows_norm:
         _checks._fail(func, "'tol' needs ‖A‖_F, which a LinearOperator cannot give; use 'rank'")
-    return out
+    return IDPlan(shape=op.shape, dtype=_numerics.dtype_name(op.dtype), input=op.label, rank=k, tol=t, axis=ax,
+                  method=_resolve_method(func, op, meth, t), oversample=max(k or 0, DEFAULT_OVERSAMPLE) if p is None
+                  else p, power_iters=q)
+
+
+def id_plan(A: Any, rank: int | None = None, *, tol: float | None = None, axis: Axis = "columns",
+            method: IDMethod = "auto", oversample: int | None = None, power_iters: int | None = None) -> IDPlan:
+    """The :class:`IDPlan` that :func:`interp_decomp` would execute for these arguments (nothing is computed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = id_plan(np.ones((600, 400)), 20)
+    >>> p.method, p.oversample, p.power_iters
+    ('randomized', 20, 1)
+    """
+    func = "id_plan"
+    return _plan_id(func, as_operator(A, func=func), rank, tol, axis, method, oversample, power_iters)
 
 
 def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, axis: Axis = "columns",
@@ -494,13 +484,13 @@ def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, 
         randomized floor 10·sqrt(eps)), ``"randomized"`` otherwise; ``.method`` says which.
     oversample : int, optional
         Randomized: the sketch has k + p rows (default p = max(k, 10) at a rank: a sketch of 2k
-        rows picks columns measurably closer to the optimum than k + 10 on slowly decaying
-        spectra, for about 1.6× the time; at a tolerance p = 10 is the margin kept over the rank).
+        rows picks columns closer to the optimum than k + 10 on slowly decaying spectra, for a
+        larger sketch; at a tolerance p = 10 is the margin kept over the rank).
     power_iters : int, optional
         Randomized: q power steps in the sketch (2q + 1 products with A). Default: 1 at a rank
         (it moves the chosen columns toward the optimum), 0 at a tolerance (the error is
-        measured on A itself, so a weaker sketch costs at most a few more columns — measured
-        +1 to +4 of 50–130 — for a third of the sketch's products).
+        measured on A itself, so a weaker sketch costs at most a few more columns, for a third
+        of the sketch's products).
     rng : None, int or Generator
 
     Returns
@@ -547,11 +537,9 @@ def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, 
     """
     func = "interp_decomp"
     op = as_operator(A, func=func)
-    o = _validate_id(func, op, rank, tol, axis, method, oversample, power_iters)
+    plan = _plan_id(func, op, rank, tol, axis, method, oversample, power_iters)
     total = fro_sq_checked(op, func=func)
-    how = _resolve_method(func, op, o["method"], o["tol"])
-    p = o["p"] if o["p"] is not None else max(o["k"] or 0, DEFAULT_OVERSAMPLE)
-    return _id_body(A, op, o["k"], o["tol"], o["axis"], how, total, p, o["q"], as_generator(rng, func=func))
+    return _id_body(op, plan, total, as_generator(rng, func=func))
 
 
 # --------------------------------------------------------------------------- CUR
@@ -578,11 +566,10 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
             total: float | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     m, n = op.shape
     if select == "id":
-        how = _resolve_method("cur", op, "auto", tol)
-        res = _id_body(A, op, k, tol, "columns", how, total, max(k or 0, DEFAULT_OVERSAMPLE),
-                       _auto_power_iters(k is not None), gen)
+        plan = _plan_id("cur", op, k, tol, "columns", "auto", None, None)
+        res = _id_body(op, plan, total, gen)
         J = res.skeleton_indices
-        return J, _row_skeleton(_take(A, J, 1, "cur"), J.size), {"id_method": how}
+        return J, _row_skeleton(op.columns(J), J.size), {"id_method": plan.method}
     if select == "leverage":
         from .rsvd import rsvd
 
@@ -597,26 +584,7 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
             np.sort(gen.choice(m, size=k, replace=False)).astype(np.int64), {})
 
 
-def _residual_fro(A: Any, op: Operator, C: Array, UR: Array) -> float:
-    """‖A − C (UR)‖_F, formed in row blocks of bounded size, accumulated in float64."""
-    m, n = op.shape
-    if op.kind == "dask":  # blockwise on the workers, C's rows sent along with A's row chunks
-        da = sys.modules["dask.array"]
-        Cd = da.from_array(np.asarray(C), chunks=(op.source.chunks[0], C.shape[1]))
-        return math.sqrt(float((abs(op.source - Cd @ np.asarray(UR)) ** 2).sum(dtype=np.float64).compute()))
-    step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
-    rows = A.tocsr() if op.kind == "sparse" else op.like
-    total = 0.0
-    for i in range(0, m, step):
-        j = min(i + step, m)  # the array API leaves out-of-bounds slice ends unspecified
-        blk = rows[i:j].toarray() if op.kind == "sparse" else rows[i:j, :]
-        E = blk - C[i:j, :] @ UR
-        xp = _array.namespace(E)
-        total += _array.to_float(xp.sum(xp.abs(cast(E, work_dtype(xp, E.dtype))) ** 2))
-    return math.sqrt(total)
-
-
-def _core(A: Any, op: Operator, C: Array, R: Array, I: np.ndarray, core: str) -> Array:
+def _core(op: Operator, C: Array, R: Array, I: np.ndarray, core: str) -> Array:
     """U = A[I, J]⁺ (``"pinv"``) or U = C⁺ A R⁺ (``"optimal"``, one product with A)."""
     if core == "pinv":
         xp = _array.namespace(C)
@@ -681,9 +649,9 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     func = "cur"
     t0 = time.perf_counter()
     op = as_operator(A, func=func)
-    if op.kind not in ("dense", "sparse", "dask"):
+    if not op.row_access:
         _checks._fail(func, f"'A' must be a dense array, a scipy.sparse matrix or a dask array (CUR reads its "
-                            f"rows and columns); got {op.kind} input", _checks.InputTypeError)
+                            f"rows and columns); got {op.label} input", _checks.InputTypeError)
     which = _checks.exactly_one(func, rank=rank, tol=tol)
     sel = _checks.choice(select, SELECTS, func=func, name="select")
     how = _checks.choice(core, CORES, func=func, name="core")
@@ -695,11 +663,11 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     total = fro_sq_checked(op, func=func)
     gen = as_generator(rng, func=func)
     J, I, extra = _select(A, op, k, t, sel, gen, total)
-    C, R = _take(A, J, 1, func), _take(A, I, 0, func)
-    U = _core(A, op, C, R, I, how)
+    C, R = op.columns(J), op.rows(I)
+    U = _core(op, C, R, I, how)
     m, n = op.shape
     kk = int(J.size)
-    err = _residual_fro(A, op, C, U @ R)
+    err = math.sqrt(op.residual_fro_sq(C, U @ R))
     rep = ApproxReport(method="cur", shape=(m, n), rank=kk, fro_error=err, norm_fro=math.sqrt(total or 0.0),
                        storage_before=m * n, storage_after=kk * (m + n + kk) + 2 * kk,
                        seconds=time.perf_counter() - t0, exact=True,

@@ -11,7 +11,8 @@ import numpy as np
 from .. import _array, _checks
 from .._array import Array
 from ..random import RNGLike, as_generator
-from ._operator import Operator, as_operator
+from ._inputs import as_operator
+from ._operator import Operator
 
 __all__ = ["ErrorEstimate", "estimate_error", "orthonormalize", "range_finder"]
 
@@ -203,16 +204,16 @@ def test_matrix(op: Operator, cols: int, sketch: str, gen: np.random.Generator) 
     """The n × cols sketching matrix for ``op`` (a sparse sign sketch for NumPy or scipy.sparse input)."""
     n = op.shape[1]
     if sketch == "sparse-sign":
-        if op.kind not in ("sparse", "dense") or not _array.is_numpy(op.like):
-            raise _checks.InputError(f"sketch 'sparse-sign' needs a NumPy or scipy.sparse input; got {op.kind} "
+        if not op.has_entries or not _array.is_numpy(op.like):
+            raise _checks.InputError(f"sketch 'sparse-sign' needs a NumPy or scipy.sparse input; got {op.label} "
                                      f"input of {type(op.like).__module__.split('.')[0]}")
         return sparse_sign(n, cols, gen, dtype=np.dtype(op.dtype))
     return gaussian(op, n, cols, gen)
 
 
 def resolve_sketch(op: Operator, sketch: str) -> str:
-    # Gaussian for every input: on scipy.sparse input the sparse sign sketch was measured slower
-    # (CSR·CSR products plus densification; benchmarks/bench_rsvd.py, sparse table).
+    """The sketch ``"auto"`` stands for: Gaussian for every input (on scipy.sparse input the sparse
+    sign sketch is slower: CSR·CSR products plus densification; see benchmarks/bench_rsvd.py)."""
     return "gaussian" if sketch == "auto" else sketch
 
 
@@ -249,7 +250,7 @@ def range_finder(A: Any, size: int, *, power_iters: int = 2, normalizer: Normali
         accurate where skipping it ("none") loses the small singular directions.
     sketch : {"auto", "gaussian", "sparse-sign"}, default="auto"
         Test matrix Ω; ``"auto"`` is Gaussian (the sparse sign sketch is an option for NumPy and
-        scipy.sparse input; it was measured slower on sparse input, see the benchmark).
+        scipy.sparse input).
     rng : None, int or Generator
 
     Returns
@@ -277,8 +278,8 @@ def range_finder(A: Any, size: int, *, power_iters: int = 2, normalizer: Normali
     """
     func = "range_finder"
     op = as_operator(A, func=func)
-    if op.kind == "dense":
-        _checks.finite(op.like, func=func, name="A")
+    if op.has_entries:  # cheap for entries in memory (sparse data was checked by as_operator)
+        op.raise_nonfinite(func=func, name="A")
     size = _checks.integer(size, func=func, name="size", lo=1, hi=min(op.shape), hi_text="min(m, n)",
                            context=f"A has shape {op.shape}")
     q = _checks.integer(power_iters, func=func, name="power_iters", lo=0)

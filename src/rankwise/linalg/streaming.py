@@ -10,7 +10,7 @@ import numpy as np
 from .. import _array, _checks
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._operator import dask_compute, is_dask, tree_sum
+from ._dask import is_dask, sketch_rows
 from .sketch import ErrorEstimate, orthonormalize
 
 __all__ = ["StreamingSVD"]
@@ -47,8 +47,8 @@ class StreamingSVD:
     (Tropp et al. 2019, Alg. 3–4). Memory: (m + n)(k + s) + s² + m·10 numbers (the last for
     the 10-probe error estimate), independent of how A is read. ‖A‖_F² is accumulated exactly.
 
-    For σ_i = 0.9^i, r = 10 and the default sizes the Frobenius error is within 1.5× of the
-    optimum (see the tests); the theory (ibid., Thm 5.1) bounds the expected error by
+    For σ_i = 0.9^i, r = 10 and the default sizes the tests hold the Frobenius error within
+    1.5 times the optimum; the theory (ibid., Thm 5.1) bounds the expected error by
     (1 + k/(k − r − 1))·(1 + … ) times the tail beyond r for these sizes.
 
     Examples
@@ -144,11 +144,8 @@ class StreamingSVD:
         self.rows_updated += B.shape[0]
 
     def _update_dask(self, block: Any, rows: Any) -> None:
-        """One pass over a Dask array: each row chunk A_i (rows R_i) yields
-        (Υ[:, R_i] A_i, A_i Ωᴴ, Φ[:, R_i] A_i Ψᴴ, A_i Γ, ‖A_i‖_F²); the k × n and s × s parts are
-        summed by a tree reduction on the workers, the m-row parts are gathered by rows."""
-        import dask
-
+        """One pass over a Dask array: each row chunk is sketched where it lives
+        (:func:`rankwise.linalg._dask.sketch_rows`); the m-row parts are added by rows."""
         func = "StreamingSVD.update"
         if block.ndim != 2 or block.shape[1] != self.shape[1] or math.isnan(block.shape[0]):
             _checks._fail(func, f"'block' must be a 2-D dask array with n = {self.shape[1]} columns and known "
@@ -160,22 +157,13 @@ class StreamingSVD:
         if count == 0:
             return
         idx = np.arange(self.shape[0])[R]
-        B = block.rechunk({1: -1}) if block.numblocks[1] > 1 else block
-        shared = dask.delayed((self._Om.conj().T, self._Psi.conj().T, self._Gam), pure=True)
-        parts, spans, start = [], [], 0
-        for chunk, size in zip(B.to_delayed()[:, 0], B.chunks[0], strict=True):
-            Ri = idx[start:start + size]
-            parts.append(dask.delayed(_sketch_chunk, nout=5)(chunk, self._Ups[:, Ri], self._Phi[:, Ri], shared,
-                                                             self.dtype))
-            spans.append(Ri)
-            start += size
-        sums = tree_sum([(p[0], p[1], p[2]) for p in parts])  # k × n + s × s numbers per tree level
-        (X, Z, fro), *rows_parts = dask_compute(sums, *((p[3], p[4]) for p in parts))
+        X, Z, fro, rows_parts = sketch_rows(block, idx, self._Ups, self._Phi, self._Om.conj().T,
+                                            self._Psi.conj().T, self._Gam, self.dtype)
         if not (np.all(np.isfinite(X)) and math.isfinite(fro)):
             _checks._fail(func, "'block' must contain only finite values; its sketch is not finite")
         self._X += X
         self._Z += Z
-        for Ri, (Yi, Ei) in zip(spans, rows_parts, strict=True):
+        for Ri, Yi, Ei in rows_parts:
             self._Y[Ri] += Yi
             self._E[Ri] += Ei
         self._fro_sq += fro
@@ -222,12 +210,4 @@ class StreamingSVD:
                             storage_before=m * n, storage_after=int(S.shape[0]) * (m + n + 1), seconds=seconds,
                             exact=False, options={"sketch_size": self.sketch_size, "core_size": self.core_size,
                                                   "rows_updated": self.rows_updated, "passes": 1})
-
-
-def _sketch_chunk(B: Any, ups: np.ndarray, phi: np.ndarray, shared: tuple[np.ndarray, ...],
-                  dtype: np.dtype) -> tuple[Any, ...]:
-    """The sketches' parts from one row chunk B = A[R_i, :] (runs on a Dask worker)."""
-    om_h, psi_h, gam = shared
-    B = np.asarray(B, dtype=dtype)
-    return ups @ B, (phi @ B) @ psi_h, float(np.vdot(B, B).real), B @ om_h, B @ gam
 

@@ -5,8 +5,8 @@
 fine-tuned checkpoint (:func:`extract_lora`) and PEFT's on-disk format
 (:func:`load_adapter`, :meth:`LoRAAdapter.save`); low-rank compression of a model's
 linear layers (:func:`compress`); safetensors checkpoints read one tensor at a time
-(:class:`Checkpoint`); :class:`TransformOptimizer`, a ``torch.optim.Optimizer`` running a
-:mod:`rankwise.optim` transform.
+(:class:`Checkpoint`); :class:`TransformOptimizer` (:func:`torch_optimizer`), a
+``torch.optim.Optimizer`` running a :mod:`rankwise.optim` transform.
 """
 
 from .checkpoint import Checkpoint as Checkpoint
@@ -26,6 +26,7 @@ from .lora import match_targets as match_targets
 from .lora import merge_lora as merge_lora
 from .monarch import MonarchLinear as MonarchLinear
 from .optimizer import TransformOptimizer as TransformOptimizer
+from .optimizer import torch_optimizer as torch_optimizer
 from .peft_io import LoRAAdapter as LoRAAdapter
 from .peft_io import LoRAFactors as LoRAFactors
 from .peft_io import apply_adapter as apply_adapter
@@ -52,5 +53,6 @@ __all__ = [
     "lora_parameters",
     "match_targets",
     "merge_lora",
+    "torch_optimizer",
     "write_safetensors",
 ]

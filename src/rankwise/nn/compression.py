@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .._checks import InputError, InputTypeError, at_most_one, choice, real
+from .._numerics import tiny
 from ..linalg.svd import svd
 from .checkpoint import Checkpoint, StateSource, as_source, write_safetensors
 from .lora import _patterns, _set_module, match_targets
@@ -214,7 +215,7 @@ def _whitener(stats: _Stats) -> tuple[torch.Tensor, str]:
     if int(info) == 0:
         return L, "cholesky"
     lam, Q = torch.linalg.eigh(stats.gram)
-    lam = lam.clamp(min=EIGEN_FLOOR * float(lam.max().clamp(min=torch.finfo(lam.dtype).tiny)))
+    lam = lam.clamp(min=EIGEN_FLOOR * float(lam.max().clamp(min=tiny(lam.dtype))))
     return Q * lam.sqrt()[None, :], "eigh"
 
 
@@ -224,7 +225,7 @@ def _scaled(W: torch.Tensor, method: str, stats: _Stats | None) -> tuple[torch.T
         return W, None, "-"
     if method == "asvd":
         a = stats.absmean
-        d = a.clamp(min=EIGEN_FLOOR * float(a.max().clamp(min=torch.finfo(a.dtype).tiny))) ** ASVD_POWER
+        d = a.clamp(min=EIGEN_FLOOR * float(a.max().clamp(min=tiny(a.dtype)))) ** ASVD_POWER
         return W * d[None, :], d, "diagonal"
     S, how = _whitener(stats)
     return W @ S, S, how

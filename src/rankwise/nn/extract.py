@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .._checks import InputError, at_most_one, integer, real
+from .._numerics import energy_from_tol, tol_floor, tol_from_energy
 from ..linalg.rsvd import rsvd
 from ..linalg.svd import svd
 from ..random import as_generator
@@ -140,16 +141,16 @@ def _rule(rank: Any, energy: Any, tol: Any, func: str) -> _Rule:
 def _truncate(D: torch.Tensor, rule: _Rule, gen: Any) -> tuple[Any, float, float]:
     """Truncated SVD of D by the rule: (factors, relative error, energy kept)."""
     m, n = D.shape
-    tol = rule.tol if rule.energy is None else math.sqrt(1.0 - rule.energy)
+    tol = rule.tol if rule.energy is None else tol_from_energy(rule.energy)
     if min(m, n) <= EXACT_BELOW:
         res, rep = svd(D, rule.rank, tol=None if rule.rank else tol, report=True)
     elif rule.rank is not None:
         res, rep = rsvd(D, rule.rank, rng=gen, report=True)
-    else:  # below 10·√eps the float32 error indicator cannot resolve tol: go to float64
-        low = D.dtype == torch.float32 and tol is not None and tol < 10 * math.sqrt(torch.finfo(torch.float32).eps)
+    else:  # below float32's tolerance floor its error indicator cannot resolve tol: go to float64
+        low = D.dtype == torch.float32 and tol is not None and tol < tol_floor(torch.float32)
         res, rep = rsvd(D.double() if low else D, tol=tol, rng=gen, report=True)
     rel = rep.fro_error / rep.norm_fro
-    return res, rel, max(0.0, 1.0 - rel * rel)
+    return res, rel, max(0.0, energy_from_tol(rel))
 
 
 def _factors(t: LayerTarget, res: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ import torch
 from .. import _checks
 from ..optim.transforms import Transform, step_inplace
 
-__all__ = ["TransformOptimizer"]
+__all__ = ["TransformOptimizer", "torch_optimizer"]
 
 
 def _flatten(state: Any) -> list[Any]:
@@ -110,3 +110,17 @@ class TransformOptimizer(torch.optim.Optimizer):
                 state = _unflatten(template, st["leaves"])[0] if "leaves" in st else template
                 st["leaves"] = _flatten(step_inplace(self.transform, p.grad, state, p))
         return loss
+
+
+def torch_optimizer(transform: Transform, params: Iterable[Any]) -> TransformOptimizer:
+    """``transform`` as a ``torch.optim.Optimizer`` over ``params``: a :class:`TransformOptimizer`.
+
+    >>> import torch
+    >>> from rankwise import optim
+    >>> w = torch.nn.Parameter(torch.ones(2))
+    >>> opt = torch_optimizer(optim.adam(0.1), [w])
+    >>> (w ** 2).sum().backward(); _ = opt.step()
+    >>> [round(v, 6) for v in w.detach().tolist()]  # Adam's first step moves each weight by lr
+    [0.9, 0.9]
+    """
+    return TransformOptimizer(params, transform)

@@ -1,5 +1,8 @@
 """Optimisation: transforms (optax-style), schedules, problems, and a driver that records every run.
 
+The package needs neither torch nor :mod:`rankwise.nn`; a transform runs as a ``torch.optim.Optimizer``
+through :func:`rankwise.nn.torch_optimizer`.
+
 >>> import numpy as np
 >>> from rankwise import optim
 >>> q = optim.Quadratic.with_spectrum([1.0, 100.0], rng=0)
@@ -7,8 +10,6 @@
 >>> res.status.name, bool(np.allclose(res.x, q.x_star))
 ('GTOL', True)
 """
-
-from typing import Any
 
 from .minimize import METHODS as METHODS
 from .minimize import History as History
@@ -52,29 +53,11 @@ from .transforms import sgd as sgd
 from .transforms import step_inplace as step_inplace
 from .transforms import trace as trace
 
-
-def torch_optimizer(transform: Transform, params: Any) -> Any:
-    """``transform`` as a ``torch.optim.Optimizer`` over ``params``: a :class:`rankwise.nn.TransformOptimizer`.
-
-    Needs torch (imported on the first call only).
-
-    >>> import torch
-    >>> w = torch.nn.Parameter(torch.ones(2))
-    >>> opt = torch_optimizer(adam(0.1), [w])
-    >>> (w ** 2).sum().backward(); _ = opt.step()
-    >>> [round(v, 6) for v in w.detach().tolist()]  # Adam's first step moves each weight by lr
-    [0.9, 0.9]
-    """
-    from ..nn.optimizer import TransformOptimizer
-
-    return TransformOptimizer(params, transform)
-
-
 __all__ = [
     "METHODS", "EmptyState", "History", "IterInfo", "LinearRegression", "LogisticRegression", "Method",
     "OptimizeError", "OptimizeResult", "Quadratic", "ScaleByAdamState", "ScaleByRmsState", "ScaleByScheduleState",
     "Schedule", "Status", "Stop", "TraceState", "Transform", "adam", "adamw", "add_decayed_weights", "apply_updates",
     "batches", "chain", "constant", "exponential_decay", "inverse_time", "minimize", "momentum", "nesterov",
     "rmsprop", "scale", "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd",
-    "step_decay", "step_inplace", "torch_optimizer", "trace", "warmup_cosine",
+    "step_decay", "step_inplace", "trace", "warmup_cosine",
 ]

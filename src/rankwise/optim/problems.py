@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._numerics import eps
 from ..linalg.pinv import lstsq
 from ._tree import dot, namespace
 
@@ -321,10 +322,10 @@ class Quadratic:
         An = _array.to_numpy(A).astype(np.float64)
         asym = float(np.abs(An - An.T).max())
         scale = float(np.abs(An).max()) or 1.0
-        if asym > 100 * np.finfo(np.float64).eps * scale * n:
+        if asym > 100 * eps("float64") * scale * n:
             _checks._fail(func, f"'A' must be symmetric; got max |A − Aᵀ| = {asym:.3g} (max |A| = {scale:.3g})")
         ev = np.linalg.eigvalsh(0.5 * (An + An.T))
-        if ev[0] < -1e3 * np.finfo(np.float64).eps * max(abs(ev[-1]), 1.0) * n:
+        if ev[0] < -1e3 * eps("float64") * max(abs(ev[-1]), 1.0) * n:
             _checks._fail(func, f"'A' must be positive semi-definite; got smallest eigenvalue {ev[0]:.3g}")
         xp = _array.namespace(A)
         dt = xp.result_type(A.dtype, b.dtype)

@@ -22,16 +22,14 @@ slice separately (:func:`monarch_project`).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
-from ..approx import Approximation, register
-from ..factors import ApproxReport
+from .._numerics import discarded_energy
 
 __all__ = ["Monarch", "monarch_project"]
 
@@ -324,34 +322,28 @@ def _tails(S: np.ndarray) -> np.ndarray:
 
 def _block_rank_for(tails: np.ndarray, tol: float | None, energy: float | None) -> int:
     """Smallest block rank r ≥ 1 whose discarded energy tails[r] meets the target."""
-    total = float(tails[0])
-    limit = tol * tol * total if tol is not None else (1.0 - (energy or 0.0)) * total
+    share = discarded_energy(tol=tol) if tol is not None else discarded_energy(energy=energy or 0.0)
+    limit = share * float(tails[0])
     ok = np.flatnonzero(tails[1:] <= limit)
     return int(ok[0]) + 1 if ok.size else tails.size - 1
 
 
-@register("monarch", "Monarch projection; --rank is the block rank, the report's rank the SVD rank of "
-                     "equal storage")
-def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any = None, rng: Any = None,
-                    **options: Any) -> Approximation:
-    """``approximate(A, method="monarch", blocks=...)``: see :func:`monarch_project`.
+class _Fit(NamedTuple):
+    """A projection at a block rank chosen for a target, and its errors."""
 
-    ``rank`` is the block rank r; ``tol`` (relative Frobenius error) and ``energy`` pick the
-    smallest r that meets them; no target gives r = 1. ``blocks`` is the only option.
-    The report's ``rank`` is the rank of the truncated SVD that stores no more numbers than
-    the Monarch factors (⌊params / (m + n + 1)⌋, at most min(m, n)), so its ``optimal_*`` errors, once the
-    spectrum is known, are the Eckart–Young errors at equal storage; ``storage_after`` is the
-    Monarch parameter count and ``options`` holds the blocks and the block rank.
-    """
-    del rng
-    func = "approximate"
-    unknown = sorted(set(options) - {"blocks"})
-    if unknown:
-        _checks._fail(func, f"method 'monarch' takes only the option 'blocks'; got {unknown}")
-    t0 = time.perf_counter()
+    monarch: Monarch
+    blocks: tuple[int, int]  # (k, q)
+    block_rank: int
+    fro_error: float  # ‖A − M‖_F
+    norm_fro: float  # ‖A‖_F
+
+
+def _fit(A: Array, blocks: Any, *, rank: Any, tol: Any, energy: Any, func: str) -> _Fit:
+    """:func:`monarch_project` at the block ``rank``, or at the smallest one meeting ``tol`` (relative
+    Frobenius error) or ``energy`` (fraction of ‖A‖_F² kept); no target gives block rank 1."""
     A = _checks.matrix(A, func=func)
     shape = (int(A.shape[0]), int(A.shape[1]))
-    k, q = _resolve_blocks(options.get("blocks"), shape, func)
+    k, q = _resolve_blocks(blocks, shape, func)
     which = _checks.at_most_one(func, rank=rank, tol=tol, energy=energy)
     r = _rank(rank, shape, k, q, func) if which == "rank" else 1
     t = _checks.real(tol, func=func, name="tol", lo=0, hi=1, lo_open=True, hi_open=True) if which == "tol" else None
@@ -360,10 +352,4 @@ def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any 
     tails = _tails(np.asarray(_array.to_numpy(S), dtype=np.float64))
     if t is not None or e is not None:
         r = _block_rank_for(tails, t, e)
-    M = _assemble(U, S, Vh, r)
-    m, n = shape
-    report = ApproxReport(method="monarch", shape=shape, rank=min(M.n_params // (m + n + 1), m, n),
-                          fro_error=math.sqrt(float(tails[r])), norm_fro=math.sqrt(float(tails[0])),
-                          storage_before=m * n, storage_after=M.n_params, seconds=time.perf_counter() - t0,
-                          exact=True, options={"blocks_R": k, "blocks_L": q, "block_rank": r})
-    return Approximation(M, report)
+    return _Fit(_assemble(U, S, Vh, r), (k, q), r, math.sqrt(float(tails[r])), math.sqrt(float(tails[0])))

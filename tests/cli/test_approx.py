@@ -1,8 +1,8 @@
+"""`rankwise approx`: formats, outputs, the report, and one-line failures."""
+
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +142,6 @@ def test_nan_in_file(tmp_path: Path) -> None:
     assert "1 NaN" in one_line_error(code, err)
 
 
-def test_version_and_help() -> None:
-    code, out, _ = run("--version")
-    assert code == 0 and out.startswith("rankwise ")
-    for args in (["--help"], ["approx", "--help"]):
-        code, out, _ = run(*args)
-        assert code == 0 and "Usage" in out
-    assert "σ_i = 0.9^i" in run("approx", "--help")[1].replace("\n", " ").replace("│", "")
-
-
-def test_console_script_runs() -> None:
-    res = subprocess.run([sys.executable, "-m", "rankwise", "--version"], capture_output=True, text=True,
-                         check=False)
-    assert res.returncode == 0 and res.stdout.startswith("rankwise ")
-
-
 def test_auto_checks_precision_before_taking_the_exact_path() -> None:
     import rankwise
 
@@ -164,3 +149,28 @@ def test_auto_checks_precision_before_taking_the_exact_path() -> None:
     assert rankwise.approximate(A, method="auto", rank=5, precision="mixed").report.method == "svd"
     with pytest.raises(ValueError, match=r"^approximate: unknown precision 'half'; valid: full, mixed$"):
         rankwise.approximate(A, method="auto", rank=5, precision="half")
+
+
+def test_verbose_prints_the_plan_on_stderr_and_leaves_json_alone() -> None:
+    code, out, err = run("approx", "--rank", "12", "--method", "rsvd", "--json", "--verbose")
+    assert code == 0, err
+    (rep,) = json.loads(out)  # stdout is still only the report
+    assert rep["rank"] == 12 and rep["options"]["block"] == 22
+    assert "rsvd plan" in err and "block-krylov" in err and "block        22" in err
+    code, out, err = run("approx", "--method", "id", "-v")
+    assert code == 0 and "interp_decomp plan" in err and "tol 0.01" in err
+    code, _, err = run("approx", "--rank", "5", "-v")
+    assert code == 0 and "svd plan" in err and "rank 5" in err
+
+
+def test_describe_follows_auto_and_validates_like_approximate() -> None:
+    from rankwise.approx import describe
+
+    small, big = np.ones((100, 80)), np.ones((2000, 1000))
+    assert describe(small, method="auto", rank=3).startswith("svd plan")
+    assert describe(big, method="auto", energy=0.99).startswith("rsvd plan")
+    assert "tol 0.1 " in describe(big, method="rsvd", energy=0.99)
+    with pytest.raises(ValueError, match="at most one of"):
+        describe(big, method="rsvd", rank=3, tol=0.1)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        describe(big, method="nope", rank=3)

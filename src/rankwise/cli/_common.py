@@ -1,0 +1,106 @@
+"""What every command shares: the error boundary, the consoles, number formats and path checks."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from ..engine import densify
+from ..io import load_matrices
+
+F = TypeVar("F", bound=Callable[..., Any])
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
+def _die(message: str) -> NoReturn:
+    """Print ``rankwise: error: MESSAGE`` (whitespace collapsed to single spaces) on stderr; exit 2."""
+    sys.stderr.write(f"rankwise: error: {' '.join(str(message).split())}\n")
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn any failure into one readable line on stderr and exit status 2."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        _die("interrupted")
+    except MemoryError:
+        _die("out of memory: try a smaller rank, a randomized method or a smaller input")
+    except Exception as exc:  # the CLI's boundary: every error becomes one line
+        _die(str(exc) or type(exc).__name__)
+
+
+def _cli_command(fn: F) -> F:
+    """Run the command ``fn`` inside :func:`_errors`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _console() -> Console:
+    """A console for stdout; wide when stdout is not a terminal, so piped tables stay whole."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _fmt(x: float | None, spec: str = ".3e") -> str:
+    """``x`` formatted by ``spec``, or ``n/a`` for None."""
+    return "n/a" if x is None else format(x, spec)
+
+
+def _storage(before: int, after: int) -> str:
+    """``before → after (percent)`` with thousands separators."""
+    pct = 100.0 * after / before if before else 0.0
+    return f"{before:,} → {after:,} ({pct:.1f}%)"
+
+
+def _checks_choice(value: str, options: tuple[str, ...], name: str) -> str:
+    """``value`` if it is one of ``options``, else a ValueError naming the option ``--name``."""
+    if value not in options:
+        raise ValueError(f"unknown --{name} {value!r}; valid: {', '.join(options)}")
+    return value
+
+
+def _protected(*paths: Path) -> list[Path]:
+    """The inputs, and every file inside an input folder (outputs must not replace any)."""
+    out = []
+    for p in paths:
+        out.append(p)
+        if p.is_dir():
+            out.extend(q for q in p.iterdir() if q.is_file())
+    return out
+
+
+def _one_matrix(path: Path) -> np.ndarray:
+    """The one matrix a file holds, dense."""
+    (nm, *rest) = load_matrices(path)
+    if rest:
+        raise ValueError(f"{path}: holds {len(rest) + 1} matrices; matmul needs a file with one")
+    return np.asarray(densify(nm.array))
+
+
+def _layer_progress(label: str) -> Any:
+    """A transient rich progress bar on stderr for per-layer work."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+CheckpointArg = Annotated[Path, typer.Argument(exists=True, help="A .safetensors file or a folder of shards.")]
+TargetsOpt = Annotated[list[str] | None, typer.Option(
+    "--targets", help="Module-name pattern (fnmatch, whole name or trailing part); repeatable.")]

@@ -1,0 +1,98 @@
+"""``rankwise fit``: train a linear or logistic model on a CSV file with an optimiser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..io import check_output, read_columns
+from ..optim import METHODS as OPT_METHODS
+from ..optim import IterInfo
+from ..optim.regression import MODELS, FitMetrics, FitResult, design_matrix, fit_regression, regression_problem
+from ._common import _checks_choice, _cli_command, _console
+
+
+def _metric_rows(m: FitMetrics) -> list[tuple[str, str]]:
+    out = [("loss", f"{m.loss:.6g}"), ("‖∇L‖", f"{m.grad_norm:.3e}")]
+    if m.rmse is not None:
+        out += [("RMSE", f"{m.rmse:.6g}"), ("R²", f"{m.r2:.6f}" if m.r2 is not None else "n/a")]
+    if m.rel_error is not None:
+        out.append(("‖w − w*‖/‖w*‖ (w* = closed form)", f"{m.rel_error:.3e}"))
+    if m.accuracy is not None:
+        out.append(("accuracy", f"{m.accuracy:.4f}"))
+    return out
+
+
+def _result_table(fit: FitResult, names: list[str]) -> Table:
+    t = Table(title="result", header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in _metric_rows(fit.metrics):
+        t.add_row(k, v)
+    for name, val in zip(names, fit.w, strict=True):
+        t.add_row(f"weight {name}", f"{float(val):.6g}")
+    return t
+
+
+@_cli_command
+def fit_cmd(
+    data: Annotated[Path, typer.Argument(help="CSV with a header row; every column but the target is a feature.",
+                                         show_default=False)],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    model: Annotated[str, typer.Option("--model", help="linear (least squares) or logistic (labels 0/1).")] = "linear",
+    method: Annotated[str, typer.Option("--method", "-m", help="gd, sgd, minibatch, momentum, nesterov, adam, "
+                                        "rmsprop, adamw, newton or closed-form (linear only).")] = "gd",
+    lr: Annotated[float | None, typer.Option("--lr", help="Step size (default 1/L; 1e-3 for adaptive methods).")
+                  ] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="Mini-batch size.")] = None,
+    max_iter: Annotated[int, typer.Option("--max-iter", help="Iteration budget.")] = 1000,
+    gtol: Annotated[float, typer.Option("--gtol", help="Stop when ‖∇L‖ falls below this.")] = 1e-8,
+    l2: Annotated[float, typer.Option("--l2", help="L2 penalty λ (logistic).")] = 1e-3,
+    standardize: Annotated[bool, typer.Option("--standardize/--no-standardize",
+                                              help="Scale features to mean 0, variance 1.")] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for stochastic methods.")] = 0,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the convergence curve as PNG.")] = None,
+) -> None:
+    """Train a linear or logistic model with an optimiser; print progress, metrics and the rate of convergence."""
+    model = _checks_choice(model, MODELS, "model")
+    method = _checks_choice(method, (*OPT_METHODS, "closed-form"), "method")
+    if plot is not None:
+        if method == "closed-form":
+            raise ValueError("--plot needs an iterative method (closed-form has no convergence curve)")
+        check_output(plot, suffixes=(".png",), protect=[data])
+    columns = read_columns(data)
+    if target not in columns:
+        raise ValueError(f"--target {target!r} is not a column; columns: {', '.join(columns)}")
+    X, y, names = design_matrix(columns, target, standardize=standardize)
+    problem = regression_problem(model, X, y, l2=l2)  # type: ignore[arg-type]
+    console = _console()
+    console.print(f"rankwise fit  (model={model}, method={method}, N={X.shape[0]}, d={X.shape[1]}, seed={seed})")
+    if method == "closed-form" and model != "linear":
+        raise ValueError("--method closed-form is only for --model linear (logistic regression has no closed form)")
+    every = max(1, max_iter // 10)
+
+    def progress(info: IterInfo) -> bool:
+        if info.iteration % every == 0:
+            console.print(f"  iter {info.iteration:6d}   L = {info.f:.6e}   ‖∇L‖ = {info.grad_norm:.3e}")
+        return False
+
+    fit = fit_regression(problem, method, lr=lr, batch=batch, max_iter=max_iter, gtol=gtol, rng=seed,
+                         callback=progress)
+    if fit.run is None:
+        console.print("closed form through rankwise.lstsq (SVD), no iterations")
+    else:
+        console.print(f"{fit.run.status.value} after {fit.run.iterations} iterations ({fit.run.seconds:.3f} s); "
+                      f"options: {dict(fit.run.options)}", markup=False)
+    console.print(_result_table(fit, names))
+    if fit.rate is not None and fit.sequence is not None:
+        what = "‖w_k − w*‖" if model == "linear" else "‖∇L(w_k)‖"
+        console.print(f"rate of {what}: {fit.rate}", markup=False)
+        if plot is not None:
+            from ..plot import convergence_figure, save_figure
+
+            save_figure(convergence_figure({method: fit.sequence}, ylabel=what, title=f"{model} regression, {method}"),
+                        plot, protect=[data])
+            console.print(f"plot written to {plot}")

@@ -1,0 +1,117 @@
+"""rankwise.io.read_columns (header rules, errors) and factor_arrays, against numpy's readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankwise import InputError, svd
+from rankwise.io import factor_arrays, read_columns, save_arrays
+
+
+def test_csv_with_header_equals_numpy_loadtxt(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = rng.standard_normal((25, 3))
+    f = tmp_path / "r.csv"
+    np.savetxt(f, data, delimiter=",", header="a,b,c", comments="")
+    cols = read_columns(f)
+    assert list(cols) == ["a", "b", "c"]
+    ref = np.loadtxt(f, delimiter=",", skiprows=1)
+    for j, name in enumerate("abc"):
+        np.testing.assert_array_equal(cols[name], ref[:, j])
+        assert cols[name].dtype == np.float64 and cols[name].shape == (25,)
+
+
+def test_whitespace_text_without_header_names_the_columns(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = rng.standard_normal((10, 2))
+    np.savetxt(tmp_path / "r.txt", data)
+    cols = read_columns(tmp_path / "r.txt")
+    assert list(cols) == ["column 0", "column 1"]
+    np.testing.assert_array_equal(np.column_stack(list(cols.values())), np.loadtxt(tmp_path / "r.txt"))
+
+
+def test_comments_blank_lines_and_spaces_around_commas(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text("# a comment\n\n x , y \n1, 2\n  # another\n3 ,4e-1\n\n", encoding="utf-8")
+    cols = read_columns(f)
+    assert {k: v.tolist() for k, v in cols.items()} == {"x": [1.0, 3.0], "y": [2.0, 0.4]}
+
+
+def test_a_comma_on_the_first_line_decides_the_separator(tmp_path: Path) -> None:
+    f = tmp_path / "r.txt"
+    f.write_text("1,2\n3,4\n", encoding="utf-8")
+    assert [v.tolist() for v in read_columns(f).values()] == [[1.0, 3.0], [2.0, 4.0]]
+    f.write_text("1 2\n3,4\n", encoding="utf-8")  # whitespace-separated: "3,4" is one field, not a number
+    with pytest.raises(InputError, match=r"row 2 must hold 2 numbers; got \['3,4'\]$"):
+        read_columns(f)
+
+
+def test_a_single_column(tmp_path: Path) -> None:
+    r = 0.5 ** np.arange(12.0)
+    np.savetxt(tmp_path / "one.txt", r)
+    (col,) = read_columns(tmp_path / "one.txt").values()
+    np.testing.assert_array_equal(col, r)
+
+
+@pytest.mark.parametrize(("arr", "names"), [(np.arange(5.0), ["column 0"]),
+                                            (np.arange(12).reshape(4, 3), ["column 0", "column 1", "column 2"])])
+def test_npy_one_and_two_dimensional(tmp_path: Path, arr: np.ndarray, names: list[str]) -> None:
+    np.save(tmp_path / "a.npy", arr)
+    cols = read_columns(tmp_path / "a.npy")
+    assert list(cols) == names
+    np.testing.assert_array_equal(np.column_stack(list(cols.values())), arr.reshape(arr.shape[0], -1))
+    assert all(v.dtype == np.float64 for v in cols.values())
+
+
+def test_a_repeated_header_name_keeps_the_last_column(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("a,a\n1,2\n", encoding="utf-8")
+    assert {k: v.tolist() for k, v in read_columns(tmp_path / "r.csv").items()} == {"a": [2.0]}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "holds no data"),
+    ("# only a comment\n\n", "holds no data"),
+    ("a,b\n", "has a header but no data rows"),
+    ("a,b\n1,2\n3\n", "row 3 must hold 2 numbers; got ['3']"),
+    ("1,2\n3,x\n", "row 2 must hold 2 numbers; got ['3', 'x']"),
+    ("a,b\n1,2,3\n", "row 2 must hold 2 numbers; got ['1', '2', '3']"),
+])
+def test_errors_name_the_file_and_the_row(tmp_path: Path, content: str, message: str) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_columns(f)
+    assert str(info.value) == f"{f}: {message}"
+
+
+def test_missing_file_and_npy_of_three_dimensions(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_columns(tmp_path / "missing.csv")
+    np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
+    with pytest.raises(InputError, match=r"expected a 1-D or 2-D array; got shape \(2, 2, 2\)$"):
+        read_columns(tmp_path / "c.npy")
+
+
+def test_factor_arrays_round_trip_through_save_arrays(tmp_path: Path, rng: np.random.Generator) -> None:
+    A = rng.standard_normal((8, 6))
+    f = svd(A, 3)
+    arrays = factor_arrays(f, "w.")
+    assert sorted(arrays) == ["w.S", "w.U", "w.Vh"]
+    save_arrays(tmp_path / "f.npz", arrays)
+    with np.load(tmp_path / "f.npz") as z:
+        np.testing.assert_allclose((z["w.U"] * z["w.S"]) @ z["w.Vh"], (f.U * f.S) @ f.Vh, rtol=0, atol=0)
+    assert sorted(factor_arrays(f)) == ["S", "U", "Vh"]
+
+
+def test_factor_arrays_moves_torch_tensors_to_numpy() -> None:
+    torch = pytest.importorskip("torch")
+    f = svd(torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)), 2)
+    arrays = factor_arrays(f)
+    assert all(isinstance(v, np.ndarray) for v in arrays.values())
+    np.testing.assert_array_equal(arrays["S"], f.S.numpy())
+
+
+def test_factor_arrays_refuses_a_plain_array() -> None:
+    with pytest.raises(TypeError, match=r"^cannot save factors of type ndarray$"):
+        factor_arrays(np.ones(3))
