@@ -1,4 +1,4 @@
-"""k-NN search with an expensive scorer (issue 10): recall@k against scorer pairs per query.
+"""k-NN search with an expensive scorer: recall@k against scorer pairs per query.
 
 Methods, at the same number of scorer pairs per query (the budget):
 

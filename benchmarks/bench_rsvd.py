@@ -1,4 +1,4 @@
-"""Randomized SVD: rankwise against scikit-learn, torch, fbpca, scipy and LAPACK (issue 3).
+"""Randomized SVD: rankwise against scikit-learn, torch, fbpca, scipy and LAPACK.
 
 Fixed rank (k = 50 unless stated): every tool on the same matrices, each in its own process
 with 2 threads; ``precision='mixed'`` runs the passes on A rounded to float32 (a no-op for

@@ -1,4 +1,4 @@
-"""Skeleton decompositions: rankwise.interp_decomp against scipy.linalg.interpolative, and CR products (issue 4).
+"""Skeleton decompositions: rankwise.interp_decomp against scipy.linalg.interpolative, and CR products.
 
 Three tables, every tool in its own process with ``THREADS`` BLAS threads (the harness's 2):
 

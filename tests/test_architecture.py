@@ -243,6 +243,18 @@ def test_core_imports_neither_torch_nor_dask(module: str) -> None:
     assert out.stdout.strip() == "[]", f"import {module} loaded {out.stdout.strip()}"
 
 
+HEAVY_SCIPY = ("scipy.optimize", "scipy.special", "scipy.integrate", "scipy.stats")
+
+
+def test_import_rankwise_loads_no_heavy_scipy_module() -> None:
+    """``import rankwise`` leaves SciPy's optimize/special/integrate/stats to the functions that need them:
+    besides the import time, a process that has loaded scipy.special runs NumPy's large elementwise
+    updates measurably slower (benchmarks/bench_optim.py, the pure NumPy Adam step)."""
+    code = f"import sys; import rankwise; print(sorted(m for m in {HEAVY_SCIPY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"import rankwise loaded {out.stdout.strip()}"
+
+
 # --------------------------------------------------------------------------- the checker itself
 
 

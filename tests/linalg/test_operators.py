@@ -70,7 +70,7 @@ def test_every_kind_is_the_same_matrix(tmp_path: Path, kind: str, complex_: bool
         assert op.frobenius_sq() == (pytest.approx(exact, rel=1e-12), True)
     else:
         assert op.fro_sq() is None
-        est = op.frobenius_sq(np.random.default_rng(0), probes=400)
+        est = op.frobenius_sq(rng=0, probes=400)
         assert not est.exact and est.value == pytest.approx(exact, rel=0.25)
     C = A[:, :5]
     M = np.linalg.lstsq(C, A, rcond=None)[0]

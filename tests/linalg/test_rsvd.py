@@ -1,4 +1,4 @@
-"""Randomized SVD (issue 3): accuracy against the Eckart–Young optimum, every input kind, bad input."""
+"""Randomized SVD: accuracy against the Eckart–Young optimum, every input kind, bad input."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -375,9 +375,18 @@ def _sketch_chunk(B: Any, ups: np.ndarray, phi: np.ndarray, shared: tuple[np.nda
     return ups @ B, (phi @ B) @ psi_h, float(np.vdot(B, B).real), B @ om_h, B @ gam
 
 
+class RowSketch(NamedTuple):
+    """The single-pass sketches' parts from a block of rows: Υ A and Φ A Ψᴴ summed, ‖A‖_F², and
+    per row chunk (its row indices, A_i Ωᴴ, A_i Γ)."""
+
+    X: np.ndarray
+    Z: np.ndarray
+    fro_sq: float
+    rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def sketch_rows(block: Any, idx: np.ndarray, ups: np.ndarray, phi: np.ndarray, om_h: np.ndarray,
-                psi_h: np.ndarray, gam: np.ndarray, dtype: np.dtype
-                ) -> tuple[np.ndarray, np.ndarray, float, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+                psi_h: np.ndarray, gam: np.ndarray, dtype: np.dtype) -> RowSketch:
     """One pass over a Dask block of rows ``idx`` for the single-pass sketches.
 
     Each row chunk A_i (rows R_i) yields (Υ[:, R_i] A_i, Φ[:, R_i] A_i Ψᴴ, ‖A_i‖_F², A_i Ωᴴ, A_i Γ);
@@ -396,4 +405,4 @@ def sketch_rows(block: Any, idx: np.ndarray, ups: np.ndarray, phi: np.ndarray, o
         start += size
     sums = tree_sum([(p[0], p[1], p[2]) for p in parts])  # k × n + s × s numbers per tree level
     (X, Z, fro), *rows_parts = dask_compute(sums, *((p[3], p[4]) for p in parts))
-    return X, Z, float(fro), [(Ri, Yi, Ei) for Ri, (Yi, Ei) in zip(spans, rows_parts, strict=True)]
+    return RowSketch(X, Z, float(fro), [(Ri, Yi, Ei) for Ri, (Yi, Ei) in zip(spans, rows_parts, strict=True)])

@@ -23,6 +23,7 @@ input's own library and device for dense arrays, NumPy for everything else.
 
 from __future__ import annotations
 
+import abc
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ import numpy as np
 
 from .. import _array, _checks
 from .._array import Array
+from .._numerics import dtype_name
+from ..random import RNGLike, as_generator
 
 DEFAULT_BLOCK_BYTES = 64 * 2**20  # row blocks read from disk hold at most this many bytes
 RESIDUAL_BLOCK_BYTES = 32 * 2**20  # ‖A − C M‖_F is formed in row blocks of at most this size
@@ -63,13 +66,23 @@ class KeptProducts(Protocol):
     def gather(self, Y: Any) -> np.ndarray: ...
 
 
-class Operator:
+class Operator(abc.ABC):
     """A matrix seen through its products (see the module docstring).
 
     Subclasses set ``shape``, ``dtype`` (the products' computing dtype, in the input
     library's terms) and ``like`` (an empty or real array of the output namespace, device
     and dtype), and implement :meth:`matmat` and :meth:`rmatmat`; everything else has a
     default built on those two.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse
+    >>> from rankwise.linalg._inputs import as_operator
+    >>> op = as_operator(scipy.sparse.eye(4, format="csr") * 2.0, func="example")
+    >>> op.label, op.shape, op.fro_sq(), op.rows(np.array([1])).tolist()
+    ('sparse', (4, 4), 16.0, [[0.0, 2.0, 0.0, 0.0]])
+    >>> op.transpose().matmat(np.ones((4, 1))).ravel().tolist()
+    [2.0, 2.0, 2.0, 2.0]
     """
 
     label: ClassVar[str] = "operator"
@@ -107,13 +120,13 @@ class Operator:
 
     # products -------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def matmat(self, X: Array) -> Array:
         """A @ X for a block X (n × l)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def rmatmat(self, Y: Array) -> Array:
         """Aᴴ @ Y for a block Y (m × l)."""
-        raise NotImplementedError
 
     def fused(self, X: Array) -> tuple[Array, Array]:
         """(A X, Aᴴ(A X)); streamed kinds compute both in one read of the data."""
@@ -128,13 +141,13 @@ class Operator:
 
     def columns(self, idx: np.ndarray) -> Array:
         """A[:, idx] (dense, in the output namespace); by default a product with unit vectors."""
-        E = np.zeros((self.shape[1], idx.size), dtype=np.dtype(_dtype_name(self.dtype)))
+        E = np.zeros((self.shape[1], idx.size), dtype=np.dtype(dtype_name(self.dtype)))
         E[idx, np.arange(idx.size)] = 1
         return self.matmat(E)
 
     def rows(self, idx: np.ndarray) -> Array:
         """A[idx, :] (dense, in the output namespace); by default a product with unit vectors."""
-        E = np.zeros((self.shape[0], idx.size), dtype=np.dtype(_dtype_name(self.dtype)))
+        E = np.zeros((self.shape[0], idx.size), dtype=np.dtype(dtype_name(self.dtype)))
         E[idx, np.arange(idx.size)] = 1
         return np.conj(self.rmatmat(E)).T
 
@@ -152,7 +165,7 @@ class Operator:
         """‖A‖_F², exactly, or None where only products are available (see :meth:`frobenius_sq`)."""
         return None
 
-    def frobenius_sq(self, gen: np.random.Generator | None = None, probes: int = NORM_PROBES) -> FroNormSq:
+    def frobenius_sq(self, *, rng: RNGLike = None, probes: int = NORM_PROBES) -> FroNormSq:
         """‖A‖_F² with its provenance: exact where the entries can be read, else estimated.
 
         The estimate is Hutchinson's, mean_i ‖A ω_i‖² over ``probes`` Gaussian ω_i, unbiased
@@ -161,13 +174,13 @@ class Operator:
         exact = self.fro_sq()
         if exact is not None:
             return FroNormSq(exact, True)
-        gen = np.random.default_rng() if gen is None else gen
-        real = np.finfo(np.dtype(_dtype_name(self.dtype))).dtype  # E‖Aω‖² = ‖A‖_F² for real Gaussian ω
+        gen = as_generator(rng, func="Operator.frobenius_sq")
+        real = np.finfo(np.dtype(dtype_name(self.dtype))).dtype  # E‖Aω‖² = ‖A‖_F² for real Gaussian ω
         AO = np.asarray(_array.to_numpy(_dense(self.matmat(gen.standard_normal((self.shape[1], probes)).astype(real)))))
         return FroNormSq(float(np.sum(np.abs(AO.astype(np.complex128 if AO.dtype.kind == "c" else np.float64)) ** 2))
                          / probes, False)
 
-    def raise_nonfinite(self, *, func: str, name: str = "A") -> None:
+    def raise_nonfinite(self, *, func: str, name: str = "A") -> None:  # noqa: B027  (a default, not abstract)
         """Raise the NaN/Inf error with its counts where they can be had (else return)."""
 
     def without_norm(self) -> Operator:
@@ -207,10 +220,6 @@ class Operator:
     def gather(self, X: Any) -> Any:
         """X on the client (a no-op except for Dask arrays)."""
         return X
-
-
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).split(".")[-1]
 
 
 # --------------------------------------------------------------------------- dense
@@ -281,7 +290,7 @@ class DenseOperator(Operator):
         _checks.finite(self.A, func=func, name=name)
 
     def single_precision(self) -> Operator | None:
-        if _dtype_name(self.dtype) not in ("float64", "complex128"):
+        if dtype_name(self.dtype) not in ("float64", "complex128"):
             return None
         xp = self.xp
         low = xp.complex64 if xp.isdtype(self.dtype, "complex floating") else xp.float32
@@ -318,6 +327,7 @@ class SparseOperator(Operator):
         self.shape = (int(A.shape[0]), int(A.shape[1]))
         self.dtype = A.dtype
         self.like = np.empty((0, 0), dtype=A.dtype)
+        self._csr: Any = None
 
     @classmethod
     def accepts(cls, A: Any) -> bool:
@@ -346,17 +356,9 @@ class SparseOperator(Operator):
         return self.A.tocsr()[idx, :].toarray()
 
     def _row_block(self, i: int, j: int) -> Array:
-        return self.A.tocsr()[i:j].toarray()
-
-    def residual_fro_sq(self, C: Array, M: Array) -> float:
-        csr = self.A.tocsr()  # converted once, not per block
-        m, n = self.shape
-        step = max(1, RESIDUAL_BLOCK_BYTES // (16 * n))
-        total = 0.0
-        for i in range(0, m, step):
-            E = csr[i:i + step].toarray() - C[i:i + step, :] @ M
-            total += float(np.sum(np.abs(E.astype(np.complex128 if np.iscomplexobj(E) else np.float64)) ** 2))
-        return total
+        if self._csr is None:
+            self._csr = self.A.tocsr()  # converted once for all the blocks
+        return self._csr[i:j].toarray()
 
     def host_matrix(self) -> np.ndarray:
         return self.A.toarray()

@@ -143,8 +143,18 @@ class _Run(NamedTuple):
 # --------------------------------------------------------------------------- fixed rank
 
 
-def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator, kept: KeptProducts | None = None
-                 ) -> tuple[Array, Any, Array | None, np.ndarray | None]:
+class _FirstBlock(NamedTuple):
+    """W0 (n × l orthonormal), Y = A W0 (kept where computed, or in the work dtype), Aᴴ A W0 when the
+    same read gave it (streamed input) and (A W0)ᴴ(A W0) when the products are kept."""
+
+    W: Array
+    Y: Any
+    AhY: Array | None
+    gram: np.ndarray | None
+
+
+def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator,
+                 kept: KeptProducts | None = None) -> _FirstBlock:
     """W0 (n × l orthonormal), A W0 and, for streamed input, Aᴴ A W0 from the same read; with
     ``kept`` also (A W0)ᴴ(A W0) (A W0 then stays where it was computed), else None.
 
@@ -174,7 +184,7 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator, ke
         else:
             Y = _dense_result(op.matmat(X))
         Y0 = cast(Y, wd) @ T if sparse else cast(Y, wd)
-    return W0, Y0, Zraw, G0
+    return _FirstBlock(W0, Y0, Zraw, G0)
 
 
 def _check_sketch(op: Operator, Y: Array) -> None:
