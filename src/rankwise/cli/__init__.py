@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import approx, chain, compress, fit, grad, lora, matmul, rates, retrieval
+from . import approx, chain, compress, fit, grad, lora, lr_scaling, matmul, rates, retrieval
 from ._common import HELP
 
 __all__ = ["app", "main"]
@@ -51,6 +51,7 @@ app.add_typer(lora.lora_app, name="lora")
 app.command("compress")(compress.compress_cmd)
 app.command("matmul")(matmul.matmul_cmd)
 app.add_typer(retrieval.retrieval_app, name="retrieval")
+app.command("lr-scaling")(lr_scaling.lr_scaling_cmd)
 
 
 def main() -> None:

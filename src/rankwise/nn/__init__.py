@@ -31,6 +31,9 @@ from .peft_io import LoRAAdapter as LoRAAdapter
 from .peft_io import LoRAFactors as LoRAFactors
 from .peft_io import apply_adapter as apply_adapter
 from .peft_io import load_adapter as load_adapter
+from .per_example import batch_grads as batch_grads
+from .per_example import loss_hvp as loss_hvp
+from .per_example import per_example_grads as per_example_grads
 
 __all__ = [
     "Calibration",
@@ -46,13 +49,16 @@ __all__ = [
     "TransformOptimizer",
     "add_lora",
     "apply_adapter",
+    "batch_grads",
     "calibrate",
     "compress",
     "extract_lora",
     "load_adapter",
     "lora_parameters",
+    "loss_hvp",
     "match_targets",
     "merge_lora",
+    "per_example_grads",
     "torch_optimizer",
     "write_safetensors",
 ]

@@ -11,6 +11,27 @@ through :func:`rankwise.nn.torch_optimizer`.
 ('GTOL', True)
 """
 
+from .lr_scaling import UPDATES as UPDATES
+from .lr_scaling import EpsRange as EpsRange
+from .lr_scaling import HorizonLR as HorizonLR
+from .lr_scaling import HorizonRow as HorizonRow
+from .lr_scaling import LRScalingReport as LRScalingReport
+from .lr_scaling import LRScalingRow as LRScalingRow
+from .lr_scaling import NoiseScale as NoiseScale
+from .lr_scaling import NoiseStats as NoiseStats
+from .lr_scaling import OptimalLR as OptimalLR
+from .lr_scaling import ProblemSummary as ProblemSummary
+from .lr_scaling import SimulatedLR as SimulatedLR
+from .lr_scaling import adam_eps_range as adam_eps_range
+from .lr_scaling import gaussian_sampler as gaussian_sampler
+from .lr_scaling import lr_scaling_experiment as lr_scaling_experiment
+from .lr_scaling import measure_horizon_lr as measure_horizon_lr
+from .lr_scaling import measure_optimal_lr as measure_optimal_lr
+from .lr_scaling import minibatch_sampler as minibatch_sampler
+from .lr_scaling import noise_stats as noise_stats
+from .lr_scaling import optimal_lr as optimal_lr
+from .lr_scaling import sgd_horizon_loss as sgd_horizon_loss
+from .lr_scaling import two_batch_noise_scale as two_batch_noise_scale
 from .minimize import METHODS as METHODS
 from .minimize import History as History
 from .minimize import IterInfo as IterInfo
@@ -54,10 +75,13 @@ from .transforms import step_inplace as step_inplace
 from .transforms import trace as trace
 
 __all__ = [
-    "METHODS", "EmptyState", "History", "IterInfo", "LinearRegression", "LogisticRegression", "Method",
-    "OptimizeError", "OptimizeResult", "Quadratic", "ScaleByAdamState", "ScaleByRmsState", "ScaleByScheduleState",
-    "Schedule", "Status", "Stop", "TraceState", "Transform", "adam", "adamw", "add_decayed_weights", "apply_updates",
-    "batches", "chain", "constant", "exponential_decay", "inverse_time", "minimize", "momentum", "nesterov",
+    "METHODS", "UPDATES", "EmptyState", "EpsRange", "History", "HorizonLR", "HorizonRow", "IterInfo",
+    "LRScalingReport", "LRScalingRow", "LinearRegression", "LogisticRegression", "Method", "NoiseScale", "NoiseStats",
+    "OptimalLR", "OptimizeError", "OptimizeResult", "ProblemSummary", "Quadratic", "ScaleByAdamState",
+    "ScaleByRmsState", "ScaleByScheduleState", "Schedule", "SimulatedLR", "Status", "Stop", "TraceState", "Transform",
+    "adam", "adam_eps_range", "adamw", "add_decayed_weights", "apply_updates", "batches", "chain", "constant",
+    "exponential_decay", "gaussian_sampler", "inverse_time", "lr_scaling_experiment", "measure_horizon_lr",
+    "measure_optimal_lr", "minibatch_sampler", "minimize", "momentum", "nesterov", "noise_stats", "optimal_lr",
     "rmsprop", "scale", "scale_by_adam", "scale_by_learning_rate", "scale_by_rms", "scale_by_schedule", "sgd",
-    "step_decay", "step_inplace", "trace", "warmup_cosine",
+    "sgd_horizon_loss", "step_decay", "step_inplace", "trace", "two_batch_noise_scale", "warmup_cosine",
 ]
