@@ -152,8 +152,9 @@ class Operator(abc.ABC):
         return np.conj(self.rmatmat(E)).T
 
     def host_matrix(self) -> np.ndarray:
-        """The whole matrix as a NumPy array (``has_entries`` kinds only)."""
-        raise NotImplementedError(f"{type(self).__name__} does not hold its entries")
+        """The whole matrix as a NumPy array; by default A·I through :meth:`columns` (n products'
+        worth of work, so callers keep it to ``has_entries`` kinds, which override it)."""
+        return np.asarray(_array.to_numpy(_dense(self.columns(np.arange(self.shape[1])))))
 
     def from_host(self, T: np.ndarray) -> Array:
         """A NumPy factor computed from :meth:`host_matrix`, in the output namespace and dtype."""
@@ -352,13 +353,16 @@ class SparseOperator(Operator):
     def columns(self, idx: np.ndarray) -> Array:
         return self.A.tocsc()[:, idx].toarray()
 
+    def _by_rows(self) -> Any:
+        if self._csr is None:
+            self._csr = self.A.tocsr()  # converted once (a no-op for CSR input)
+        return self._csr
+
     def rows(self, idx: np.ndarray) -> Array:
-        return self.A.tocsr()[idx, :].toarray()
+        return self._by_rows()[idx, :].toarray()
 
     def _row_block(self, i: int, j: int) -> Array:
-        if self._csr is None:
-            self._csr = self.A.tocsr()  # converted once for all the blocks
-        return self._csr[i:j].toarray()
+        return self._by_rows()[i:j].toarray()
 
     def host_matrix(self) -> np.ndarray:
         return self.A.toarray()
