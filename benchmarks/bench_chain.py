@@ -12,7 +12,8 @@ Three tables (``main(quick, repeats)``; run with ``python -m benchmarks.run chai
    rankwise must not;
 3. the overhead on tiny chains (4×4 and 8×8), where ``@`` itself takes microseconds.
 
-Every tool runs in this one process (they all use NumPy's BLAS, so no two thread pools compete).
+Every tool runs in this one process (they all use NumPy's BLAS, so no two thread pools compete), and the
+tools of one table row are timed interleaved, median of at least 5 samples.
 """
 
 from __future__ import annotations
@@ -29,14 +30,23 @@ Shapes = list[tuple[int, ...]]
 
 
 def _median_time(fn: Callable[[], Any], repeats: int, inner: int = 1) -> float:
-    fn()  # warm-up
-    times = []
+    return _median_times([fn], repeats, [inner])[0]
+
+
+def _median_times(fns: list[Callable[[], Any]], repeats: int, inners: list[int] | None = None) -> list[float]:
+    """Median seconds per call of each function, timed interleaved (f₀, f₁, …, f₀, f₁, …) after a warm-up,
+    so that every tool of a table row sees the same load on a shared machine."""
+    inners = inners or [1] * len(fns)
+    for fn in fns:
+        fn()
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+        for fn, inner, out in zip(fns, inners, samples, strict=True):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            out.append((time.perf_counter() - t0) / inner)
+    return [statistics.median(s) for s in samples]
 
 
 def _equation(shapes: Shapes) -> str:
@@ -167,8 +177,11 @@ def product_tables(quick: bool, repeats: int) -> list[str]:
                  "| tool | median time | multiply-adds | order | rel. error vs left to right | speed ratio |",
                  "|---|---:|---:|---|---:|---:|"]
         rows = []
-        for tool, (fn, order, cost) in _tools(shapes).items():
-            t = _median_time(lambda fn=fn, a=arrays: fn(a), repeats)
+        tools = _tools(shapes)
+        inner = 3 if quick else 5  # products of a few ms: several per sample
+        times = _median_times([functools.partial(fn, arrays) for fn, _, _ in tools.values()], max(repeats, 5),
+                              [inner if "greedy" not in t and "left" not in t else 1 for t in tools])
+        for (tool, (fn, order, cost)), t in zip(tools.items(), times, strict=True):
             err = float(np.linalg.norm(np.asarray(fn(arrays)) - ref) / np.linalg.norm(ref))
             rows.append((tool, t, cost, order, err))
         ref_t = rows[0][1]
@@ -187,13 +200,14 @@ def tiny_table(repeats: int) -> str:
              "| chain | rankwise.chain_dot | numpy.linalg.multi_dot | opt_einsum.contract | plain @ |",
              "|---|---:|---:|---:|---:|"]
     gen = np.random.default_rng(2)
-    for n, k in ((4, 3), (4, 4), (8, 5)):
+    for n, k in ((4, 2), (4, 3), (4, 4), (8, 5)):
         arrays = [gen.standard_normal((n, n)) for _ in range(k - 1)] + [gen.standard_normal(n)]
         eq = _equation([a.shape for a in arrays])
         calls: list[tuple[Callable[[list[np.ndarray]], Any], int]] = [
             (lambda a: rankwise.chain_dot(*a), 2000), (np.linalg.multi_dot, 2000),
             (lambda a, e=eq: oe.contract(e, *a), 200), (lambda a: functools.reduce(np.matmul, a), 2000)]
-        cells = [_median_time(functools.partial(fn, arrays), repeats, inner) for fn, inner in calls]
+        cells = _median_times([functools.partial(fn, arrays) for fn, _ in calls], max(repeats, 5),
+                              [inner for _, inner in calls])
         lines.append(f"| {k - 1} × ({n}×{n}) then a vector | " + " | ".join(_fmt_time(c) for c in cells) + " |")
     return "\n".join(lines)
 

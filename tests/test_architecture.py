@@ -310,7 +310,7 @@ def test_checker_passes_a_layered_package(tmp_path: Path) -> None:
 
 
 LAYERS = {
-    "policy": ("rankwise._array", "rankwise._checks", "rankwise._numerics", "rankwise._threads",
+    "policy": ("rankwise._array", "rankwise._checks", "rankwise._files", "rankwise._numerics", "rankwise._threads",
                "rankwise.random", "rankwise.factors"),
     "inputs": ("rankwise.linalg._operator", "rankwise.linalg._dask", "rankwise.linalg._inputs", "rankwise.io"),
     "front ends": ("rankwise.approx", "rankwise.engine", "rankwise.plot", "rankwise.cli", "rankwise.__main__"),

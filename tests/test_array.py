@@ -43,3 +43,16 @@ def test_torch_rules() -> None:
     assert isinstance(_array.to_numpy(t), np.ndarray)
     back = _array.like(np.eye(2), t)
     assert back.dtype == torch.float32 and back.device == t.device
+
+
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+def test_narrow_and_extended_dtypes() -> None:
+    torch = pytest.importorskip("torch")
+    for dt, want in [(torch.float8_e4m3fn, torch.float32), (torch.float8_e5m2, torch.float32),
+                     (torch.complex32, torch.complex64)]:
+        assert _array.as_float(torch.zeros(2, 2, dtype=dt)).dtype == want
+    assert _array.is_extended(np.clongdouble) and not _array.is_extended(np.complex128)
+    assert not _array.is_extended(torch.float64)
+    if np.finfo(np.longdouble).bits > 64:
+        with pytest.raises(TypeError, match="extended precision float128 has no LAPACK type; supported: float32"):
+            _array.as_float(np.ones(2, dtype=np.longdouble))

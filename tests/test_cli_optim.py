@@ -97,11 +97,11 @@ def test_fit_and_rates_errors(tmp_path: Path) -> None:
         (("fit", str(log), "--target", "label", "--model", "logistic", "--method", "closed-form"),
          "closed-form is only for --model linear"),
         (("fit", str(lin), "--target", "y", "--model", "logistic"), "'y' must hold labels 0 or 1"),
-        (("fit", str(tmp_path / "empty.csv"), "--target", "y"), "has a header but no data rows"),
-        (("fit", str(lin), "--target", "y", "--plot", str(lin)), "refusing to overwrite"),
+        (("fit", str(tmp_path / "empty.csv"), "--target", "y"), "has a header (line 1) but no data rows"),
+        (("fit", str(lin), "--target", "y", "--plot", str(lin)), "is an input; refusing to write over it"),
         (("rates", str(tmp_path / "missing.csv")), "no such file"),
-        (("rates", str(tmp_path / "ragged.csv")), "row 3 must hold 2 numbers"),
-        (("rates", str(tmp_path / "empty.csv")), "has a header but no data rows"),
+        (("rates", str(tmp_path / "ragged.csv")), "line 3 has 1 cell; expected 2 (as on line 1)"),
+        (("rates", str(tmp_path / "empty.csv")), "has a header (line 1) but no data rows"),
     ]
     for args, msg in cases:
         code, _, err = run(*args)

@@ -138,3 +138,143 @@ def test_every_public_function_is_in_the_table() -> None:
     functions = {getattr(rankwise, n) for n in rankwise.__all__
                  if callable(getattr(rankwise, n)) and not isinstance(getattr(rankwise, n), type)}
     assert {f.__name__ for f in functions - not_matrix_functions} <= set(IDS)
+
+
+# --------------------------------------------------------------------------- dtypes beyond the four LAPACK types
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.longdouble, np.clongdouble], ids=["longdouble", "clongdouble"])
+def test_extended_precision_is_refused_with_the_supported_list(entry: Entry, dtype: type) -> None:
+    """longdouble used to be computed in float32 without a word (clongdouble crashed in numpy.linalg)."""
+    if np.finfo(dtype).bits <= 64 and np.dtype(dtype).kind == "f":
+        pytest.skip("longdouble is float64 on this platform")
+    A = np.random.default_rng(0).standard_normal((7, 5)).astype(dtype)
+    with pytest.raises(TypeError, match=rf"^{entry.name}: 'A' must have a dtype rankwise computes in: float32, "
+                                        r"float64, complex64, complex128 .* got (float128|complex256|float96)"):
+        entry.call(A)
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+@pytest.mark.parametrize("dtype", ["numpy.float16", "torch.float16", "torch.bfloat16", "torch.float8_e4m3fn",
+                                   "torch.float8_e5m2"])
+def test_narrow_floats_are_computed_and_returned_in_float32(entry: Entry, dtype: str) -> None:
+    """Half and quarter precision: computed in float32 and returned in float32 (see rankwise._array), with
+    the same result as the float32 copy of the same values."""
+    lib, name = dtype.split(".")
+    A64 = np.random.default_rng(2).standard_normal((7, 5))
+    if lib == "numpy":
+        A = A64.astype(getattr(np, name))
+        A32: Any = A.astype(np.float32)
+        f32: Any = np.float32
+    else:
+        torch = pytest.importorskip("torch")
+        A = torch.from_numpy(A64).to(getattr(torch, name))
+        A32 = A.to(torch.float32)
+        f32 = torch.float32
+    got, want = entry.outputs(entry.call(A)), entry.outputs(entry.call(A32))
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == f32, (entry.name, g.dtype)
+        np.testing.assert_allclose(np.asarray(g.tolist()), np.asarray(w.tolist()), rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_array_api_strict_on_a_non_default_device(entry: Entry) -> None:
+    """Every entry point used to crash converting to NumPy ("Can't convert array on the 'device1' device");
+    results now come back on the input's device, equal to the default device's."""
+    xp = pytest.importorskip("array_api_strict")
+    dev = xp.Device("device1")
+    A0 = np.random.default_rng(1).standard_normal((7, 5))
+    A, ref = xp.asarray(A0, device=dev), xp.asarray(A0)
+    got, want = entry.outputs(entry.call(A)), entry.outputs(entry.call(ref))
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is type(A) and g.device == dev, (entry.name, g.device)
+        np.testing.assert_allclose(np.asarray(xp.asarray(g, device=xp.Device("CPU_DEVICE"))), np.asarray(w),
+                                   rtol=1e-10, atol=1e-12)
+    if entry.name == "range_finder":
+        Q = entry.call(A)
+        assert Q.device == dev and Q.shape == (7, 2)
+
+
+# --------------------------------------------------------------------------- layouts, threads, degenerate matrices
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_non_contiguous_read_only_input_is_never_mutated(entry: Entry) -> None:
+    base = np.asfortranarray(np.random.default_rng(3).standard_normal((14, 12)))
+    A = base[::2, 1::2]  # a strided view of a Fortran-ordered array: neither C- nor F-contiguous
+    A.setflags(write=False)
+    before = A.tobytes()
+    got = entry.outputs(entry.call(A))
+    assert A.tobytes() == before
+    for g, w in zip(got, entry.outputs(entry.call(np.ascontiguousarray(A))), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    big = base * 2.0**500  # the rescaled route copies: the input still holds its bytes
+    before = big.tobytes()
+    entry.call(big)
+    assert big.tobytes() == before
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_same_seed_same_result_with_one_or_two_blas_threads(entry: Entry) -> None:
+    """Results for a seed do not depend on the BLAS thread count beyond rounding (OpenBLAS may split sums
+    differently with two threads, so the comparison is to 1e-10, not bitwise)."""
+    from threadpoolctl import threadpool_limits
+
+    A = np.random.default_rng(4).standard_normal((80, 60))
+    outs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            outs.append(entry.outputs(entry.call(A, rank=5) if entry.takes_rank else entry.call(A)))
+    for a, b in zip(*outs, strict=True):
+        if entry.name in ("svd", "approximate", "rsvd"):  # singular vectors are defined up to sign
+            a, b = np.abs(a), np.abs(b)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+@pytest.mark.parametrize("value", [3.0, 0.0])
+def test_one_by_one(entry: Entry, value: float) -> None:
+    A = np.array([[value]])
+    if entry.name == "range_finder":  # the table asks for 2 columns of a 1×1 matrix
+        with pytest.raises(ValueError, match=r"^range_finder: 'size' must be an int in \[1, min\(m, n\)\] = \[1, 1\]"):
+            entry.call(A)
+        assert rankwise.range_finder(A, 1, rng=0).shape == ((1, 1) if value else (1, 0))
+        return
+    out = entry.call(A, rank=1) if entry.takes_rank else entry.call(A)
+    for arr in entry.outputs(out):
+        assert np.all(np.isfinite(arr))
+    if entry.name in ("svd", "rsvd", "approximate"):
+        U, S, Vh = entry.outputs(out)
+        np.testing.assert_allclose((U * S) @ Vh, A, atol=1e-15)
+    if entry.name == "pinv":
+        np.testing.assert_allclose(out, [[1 / value if value else 0.0]])
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_zero_matrix_gives_the_exact_zero_approximation(entry: Entry) -> None:
+    """Decision: the all-zero (rank-0) matrix is valid input. Every entry returns its exact approximation:
+    S = 0 with orthonormal U and Vh (any basis factorises 0), zero A⁺, X, coefficients and cores, an
+    empty range basis, and reports with error 0; tolerance modes return rank 1 with met_tol=True."""
+    Z = np.zeros((6, 4))
+    out = entry.call(Z, rank=2) if entry.takes_rank else entry.call(Z)
+    arrays = entry.outputs(out)
+    for arr in arrays:
+        assert np.all(np.isfinite(arr))
+    if entry.name in ("svd", "rsvd", "approximate"):
+        U, S, Vh = arrays
+        assert np.all(S == 0)
+        np.testing.assert_allclose(U.T @ U, np.eye(2), atol=1e-12)
+        np.testing.assert_allclose(Vh @ Vh.T, np.eye(2), atol=1e-12)
+    elif entry.name == "range_finder":
+        assert out.shape == (6, 0)
+    elif entry.name != "monarch_project":
+        assert all(np.all(arr == 0) for arr in arrays)
+    for report in (rankwise.svd(Z, tol=0.1, report=True)[1], rankwise.rsvd(Z, tol=0.1, rng=0, report=True)[1],
+                   rankwise.rsvd(Z, tol=0.1, method="subspace", rng=0, report=True)[1],
+                   rankwise.cur(Z, tol=0.1, select="leverage", rng=0).report, rankwise.cur(Z, tol=0.1).report):
+        assert report.rank == 1 and report.fro_error == 0 and report.met_tol is True
+    assert rankwise.interp_decomp(Z, tol=0.1).met_tol is True

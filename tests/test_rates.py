@@ -157,3 +157,77 @@ def test_torch_and_float32_input() -> None:
     torch = pytest.importorskip("torch")
     rep = analyze(torch.tensor(0.5 ** np.arange(30.0), dtype=torch.float32))
     assert rep.kind == "linear" and rep.q == pytest.approx(0.5, rel=1e-5)
+
+
+# --------------------------------------------------------------------------- verdicts follow the fit
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.9, 0.99])
+def test_exact_linear_histories_are_linear_with_their_rate(rho: float) -> None:
+    rep = analyze(3.0 * rho ** np.arange(2000.0 if rho == 0.99 else 200.0))
+    assert rep.kind == "linear" and rep.q == pytest.approx(rho, rel=1e-9) and rep.confidence == "high"
+    assert rep.r2 == pytest.approx(1.0, abs=1e-12)
+
+
+def _newton_1d() -> np.ndarray:
+    """|x_k − x*| of Newton's method on f(x) = e^x − 2x (x* = log 2) from x = 1.5."""
+    x, xs = 1.5, [1.5]
+    for _ in range(8):
+        x -= (np.exp(x) - 2.0) / np.exp(x)
+        xs.append(x)
+    return np.abs(np.array(xs) - np.log(2.0))
+
+
+def test_newton_on_a_1d_problem_is_quadratic() -> None:
+    rep = analyze(_newton_1d())
+    assert rep.kind == "quadratic" and rep.order == pytest.approx(2.0, abs=0.2), rep
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_sublinear_histories(power: float) -> None:
+    k = np.arange(1, 501.0)
+    rep = analyze(1 / k**power)
+    assert rep.kind == "sublinear" and rep.power == pytest.approx(power, rel=1e-6) and rep.r2 is not None
+
+
+def test_a_noisy_plateau_is_undetermined(rng: np.random.Generator) -> None:
+    k = np.arange(1000.0)
+    adam_like = 0.05 + 2.0 * np.exp(-k / 30) + 0.02 * np.abs(rng.standard_normal(1000))  # stalls at a noise level
+    rep = analyze(adam_like)
+    assert rep.kind == "undetermined" and rep.q is None and rep.confidence == "low", rep
+    drifting = np.exp(-0.01 * k[:300] + 0.5 * rng.standard_normal(300))  # noise swamps a slow drift
+    rep = analyze(drifting)
+    assert rep.kind == "undetermined" and rep.r2 is not None and rep.r2 < 0.8 and "R²" in rep.summary, rep
+
+
+def test_an_unconverged_run_is_undetermined() -> None:
+    slow = 2.3 - 0.00115 * np.arange(1001.0)  # the error only halves: no rate can be read
+    rep = analyze(slow)
+    assert rep.kind == "undetermined" and "too little progress" in rep.notes[-1]
+    assert rep.summary.startswith("undetermined: the terms fell by only a factor")
+    assert analyze(0.95 ** np.arange(12.0)).kind == "linear"  # exactly geometric: a short run suffices
+
+
+def test_oscillating_linear_convergence_is_not_an_order() -> None:
+    """Momentum on L2-regularised logistic regression: linear with ripples (was "order, p = 2.86")."""
+    from rankwise.optim.regression import fit_regression, regression_problem
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    rng.standard_normal(200)
+    y = (rng.uniform(size=200) < 1 / (1 + np.exp(-(X @ np.array([2.0, -1.0, 0.0]))))).astype(float)
+    problem = regression_problem("logistic", np.column_stack([X, np.ones(200)]), y)
+    for method in ("momentum", "nesterov"):
+        fit = fit_regression(problem, method, rng=0)
+        assert fit.rate is not None and fit.rate.kind == "linear", (method, fit.rate)
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=st.floats(0.05, 0.95), noise=st.floats(0.0, 0.05), n=st.integers(8, 80), seed=st.integers(0, 2**16))
+def test_a_geometric_sequence_with_a_few_percent_of_noise_is_never_quadratic(q: float, noise: float, n: int,
+                                                                              seed: int) -> None:
+    eta = np.random.default_rng(seed).uniform(-noise, noise, n)
+    with np.errstate(under="ignore"):
+        r = q ** np.arange(n, dtype=np.float64) * (1 + eta)
+    rep = analyze(r)
+    assert rep.kind not in ("quadratic", "order", "superlinear"), rep

@@ -348,3 +348,45 @@ def test_cli_eval_matrix_file_and_errors(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "'n_anchor_queries' must be an int" in bad.output
     bad = CliRunner().invoke(app, ["retrieval", "eval", "--budgets", "ten"])
     assert bad.exit_code == 2 and "--budgets" in bad.output
+
+
+# --------------------------------------------------------------------------- the interpolation peak
+
+
+def test_recall_does_not_collapse_when_anchor_items_equal_anchor_queries() -> None:
+    """400 × 4000 rank-20 + noise, 100 anchor queries: at budget 200 the core R[:, A] is 100 × 100."""
+    M = synthetic_scores("lowrank", 400, 4000, rank=20, noise=0.1, rng=1)
+    budgets = (50, 100, 200, 300)
+    plain = evaluate(M, budgets, ks=(10,), n_anchor_queries=100, n_test=40, core_rank=None, rng=0)
+    assert plain.anchor_items[2] == 100 and plain.recall[0, 2, 0] < 0.7  # the collapse the knob exists for
+    auto = evaluate(M, budgets, ks=(10,), n_anchor_queries=100, n_test=40, rng=0)
+    anncur = auto.recall[0, :, 0]
+    assert np.all(anncur[1:] >= 0.99) and np.all(np.diff(anncur) >= -0.02), anncur  # monotone in the budget
+
+
+def test_core_rank_choice_save_load_and_errors(tmp_path: Path) -> None:
+    M = synthetic_scores("lowrank", 120, 600, rank=6, noise=0.05, rng=2)
+    index, score, _ = make(M, 40, 40)
+    assert index.core_rank == 6  # the hold-out finds the signal rank
+    back = CURIndex.load(index.save(tmp_path / "idx"), score, np.arange(600))
+    assert back.core_rank == 6
+    np.testing.assert_array_equal(back.search(50, 5, budget=60).indices, index.search(50, 5, budget=60).indices)
+    meta = json.loads((tmp_path / "idx" / "index.json").read_text())
+    del meta["core_rank"]  # an index saved before the option existed: the plain pseudo-inverse
+    (tmp_path / "idx" / "index.json").write_text(json.dumps(meta))
+    assert CURIndex.load(tmp_path / "idx", score, np.arange(600)).core_rank is None
+    fixed, _, _ = make(M, 40, 40, core_rank=3)
+    assert fixed.core_rank == 3 and make(M, 40, 40, core_rank=None)[0].core_rank is None
+    with pytest.raises(InputError, match=r"^CURIndex: 'core_rank' must be an int in \[1, min\(n_anchor_queries, "
+                                         r"n_anchor_items\)\] = \[1, 40\]; got 41"):
+        make(M, 40, 40, core_rank=41)
+    with pytest.raises(InputTypeError, match=r"^CURIndex: 'core_rank' must be an int"):
+        make(M, 40, 40, core_rank="best")
+
+
+def test_exact_low_rank_stays_exact_with_the_hold_out() -> None:
+    M = low_rank(80, 500, 5, seed=9)
+    index, _, test = make(M, 30, 30)  # square 30 × 30 core of a rank-5 matrix
+    assert index.core_rank == 5
+    for q in test[:10]:
+        np.testing.assert_array_equal(index.search(q, 5, budget=40).indices, brute(M, q, 5))

@@ -100,6 +100,7 @@ def array(A: Any, *, func: str, name: str = "A", ndim: int | Sequence[int] = 2,
         ok = False
     if not ok:
         _fail(func, f"'{name}' must be a numeric array; got dtype {dt}", InputTypeError)
+    supported_dtype(dt, func=func, name=name)
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if A.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
@@ -194,3 +195,58 @@ def same_namespace(func: str, **arrays: Array) -> None:
             _fail(func, f"'{n0}' and '{n1}' must be arrays of the same library and device; got "
                         f"{type(a0).__name__} on {_array.device(a0)} and {type(a1).__name__} "
                         f"on {_array.device(a1)}", InputTypeError)
+
+
+def nonnegative(A: np.ndarray, *, func: str, name: str) -> None:
+    """Raise if the real NumPy array ``A`` holds negative values, saying how many and the smallest."""
+    neg = np.flatnonzero(A < 0)
+    if neg.size:
+        _fail(func, f"'{name}' must be non-negative; got {neg.size} negative value(s), the first "
+                    f"{name}[{int(neg[0])}] = {float(A[neg[0]])!r}")
+
+
+def descending(A: np.ndarray, *, func: str, name: str) -> None:
+    """Raise if the 1-D NumPy array ``A`` is not in non-increasing order, naming the first rise."""
+    rise = np.flatnonzero(np.diff(A) > 0)
+    if rise.size:
+        i = int(rise[0])
+        _fail(func, f"'{name}' must be in descending order; got {name}[{i + 1}] = {float(A[i + 1])!r} > "
+                    f"{name}[{i}] = {float(A[i])!r}")
+
+
+def real_vector(x: Any, *, func: str, name: str, allow_empty: bool = False) -> np.ndarray:
+    """A finite, real 1-D float64 NumPy copy of ``x`` (complex is refused, never cast)."""
+    arr = array(x, func=func, name=name, ndim=1, allow_empty=allow_empty)
+    if _array.is_complex(arr):
+        _fail(func, f"'{name}' must be real; got dtype {arr.dtype}", InputTypeError)
+    return np.asarray(_array.to_numpy(arr), dtype=np.float64)
+
+
+class RankwiseWarning(UserWarning):
+    """Base class of every warning rankwise emits on purpose."""
+
+
+class ToleranceWarning(RankwiseWarning):
+    """A tolerance-driven method could not meet its tolerance; the result still says what it achieved.
+
+    The result is returned (it is the best the method found), its report carries ``tol`` and
+    ``met_tol=False``, and the message gives the achieved relative error and what to try.
+    """
+
+
+def warn_tolerance(func: str, tol: float, achieved: float, detail: str = "") -> None:
+    """Emit the :class:`ToleranceWarning` for a missed relative Frobenius tolerance (never silent)."""
+    import warnings
+
+    more = f" ({detail})" if detail else ""
+    warnings.warn(f"{func}: 'tol' = {tol:g} was not met: the relative Frobenius error achieved is "
+                  f"{achieved:.3g}{more}", ToleranceWarning, stacklevel=3)
+
+
+def supported_dtype(dtype: Any, *, func: str, name: str = "A") -> None:
+    """Refuse extended precision (``longdouble``, ``clongdouble``) with the list of supported dtypes."""
+    if _array.is_extended(dtype):
+        _fail(func, f"'{name}' must have a dtype rankwise computes in: {', '.join(_array.SUPPORTED_DTYPES)} "
+                    f"(bool and integers are computed in float64; float16, bfloat16 and float8 in float32); got "
+                    f"{np.dtype(dtype).name} (extended precision has no LAPACK routines and computing it in float64 "
+                    f"would silently drop digits: convert with A.astype(np.float64) to accept that)", InputTypeError)

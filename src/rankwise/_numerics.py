@@ -125,3 +125,100 @@ def pinv_rtol(shape: tuple[int, ...], dtype: Any) -> float:
     True
     """
     return max(shape[-2:]) * eps(dtype)
+
+
+# --------------------------------------------------------------------------- safe scaling
+
+SAFE_RANGE_DIVISOR = 5
+"""A matrix is safe when its Frobenius norm lies in [2^-E, 2^E], E = max exponent / 5 of the dtype the
+products run in (the work dtype float64 squares σ₁² twice: σ₁⁴ stays finite), and at most 2.5 times less
+for the input's own products (float32 forms AᴴA X once: σ₁² must stay finite)."""
+
+
+def max_exponent(dtype: Any) -> int:
+    """The exponent of the largest finite number of a floating dtype (1024 for float64, 128 for float32)."""
+    return int(np.finfo(np.dtype(dtype_name(dtype))).maxexp)
+
+
+def safe_exponent(dtype: Any) -> int:
+    """E such that a matrix of ``dtype`` with ‖A‖_F in [2^-E, 2^E] runs every rankwise algorithm without
+    overflow or underflow: 204 for float64 (about 1e±61), 51 for float32 (about 2e±15).
+
+    >>> safe_exponent("float64"), safe_exponent("float32"), safe_exponent("complex64")
+    (204, 51, 51)
+    """
+    return min(2 * max_exponent(dtype) // SAFE_RANGE_DIVISOR, max_exponent("float64") // SAFE_RANGE_DIVISOR)
+
+
+def in_safe_range(norm_sq: float, dtype: Any) -> bool:
+    """Whether ‖A‖_F² = ``norm_sq`` (accumulated in float64) needs no scaling (see :func:`safe_exponent`).
+
+    The zero matrix is not in range: a zero sum of squares may hide entries that underflowed when squared.
+
+    >>> in_safe_range(1.0, "float64"), in_safe_range(1e200, "float64"), in_safe_range(1e40, "float32")
+    (True, False, False)
+    """
+    e = 2 * safe_exponent(dtype)
+    return math.isfinite(norm_sq) and math.ldexp(1.0, -e) <= norm_sq <= math.ldexp(1.0, e)
+
+
+def scale_exponent(amax: float) -> int:
+    """The e with ``amax · 2^e`` in [0.5, 1): the power of two LAPACK-style safe scaling multiplies by
+    (exact: only the exponents of the entries change). 0 for ``amax`` = 0.
+
+    >>> scale_exponent(1e300), scale_exponent(1e-310), scale_exponent(0.75), scale_exponent(0.0)
+    (-997, 1029, 0, 0)
+    """
+    if amax == 0 or not math.isfinite(amax):
+        return 0
+    return -math.frexp(amax)[1]
+
+
+def pow2_factors(e: int, dtype: Any) -> list[float]:
+    """Powers of two, each a normal number of ``dtype``, whose product is 2^e: multiplying by them in turn
+    scales an array by 2^e exactly (2^1030 is not a float64; 2^515 · 2^515 is).
+
+    >>> [math.frexp(f)[1] - 1 for f in pow2_factors(1030, "float64")], pow2_factors(0, "float32")
+    ([515, 515], [])
+    """
+    step = max_exponent(dtype) - 4
+    parts = -(-abs(e) // step)
+    if parts == 0:
+        return []
+    base, extra = divmod(abs(e), parts)
+    sign = 1 if e > 0 else -1
+    return [math.ldexp(1.0, sign * (base + (1 if i < extra else 0))) for i in range(parts)]
+
+
+def ldexp(x: float, e: int) -> float:
+    """x · 2^e as a Python float, ±inf where it overflows (``math.ldexp`` raises instead)."""
+    try:
+        return math.ldexp(x, e)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def scaled_norm(values: Any) -> float:
+    """‖v‖₂ of real or complex ``values`` without overflow or underflow (LAPACK's xNRM2 idea: divide by
+    the largest magnitude, sum the squares pairwise, multiply back).
+
+    >>> f"{scaled_norm([3e200, 4e200]):.6g}", f"{scaled_norm([3e-200, 4e-200]):.6g}", scaled_norm([])
+    ('5e+200', '5e-200', 0.0)
+    """
+    v = np.abs(np.asarray(values)).astype(np.float64, copy=False).ravel()
+    big = float(v.max()) if v.size else 0.0
+    if big == 0 or not math.isfinite(big):
+        return big
+    if math.ldexp(1.0, -480) <= big <= math.ldexp(1.0, 480):  # the squares cannot over- or underflow
+        return math.sqrt(float(np.sum(v**2)))
+    return big * math.sqrt(float(np.sum((v / big) ** 2)))
+
+
+def meets_tol(err: float, tol: float, norm: float) -> bool:
+    """``err <= tol · norm`` up to the rounding of the two norms (8 eps of float64, relative): whether a
+    relative Frobenius tolerance was met, as reports record it (``met_tol``).
+
+    >>> meets_tol(0.1, 0.1, 1.0), meets_tol(0.1000001, 0.1, 1.0)
+    (True, False)
+    """
+    return err <= tol * norm * (1 + 8 * eps("float64"))

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _checks
 from ._array import Array
-from ._numerics import tol_from_energy
+from ._numerics import meets_tol, tol_from_energy
 from .factors import ApproxReport, optimal_errors
 from .linalg.rsvd import rsvd as _rsvd
 from .linalg.rsvd import rsvd_plan
@@ -214,7 +214,7 @@ def _interp(A: Any, *, rank: Any = None, tol: Any = None, energy: Any = None, rn
     skeleton = k * (m if res.axis == "columns" else n)
     rep = ApproxReport(method="id", shape=(m, n), rank=k, fro_error=res.fro_error, norm_fro=res.norm_fro,
                        storage_before=m * n, storage_after=skeleton + k * (other - k),
-                       seconds=time.perf_counter() - t0, exact=True,
+                       seconds=time.perf_counter() - t0, exact=True, tol=res.tol, met_tol=res.met_tol,
                        options={res.axis: k, "axis": res.axis, "id_method": res.method, "passes": res.passes,
                                 "max_abs_Z": res.max_coef})
     return Approximation(res, rep)
@@ -257,7 +257,8 @@ def _monarch_method(A: Array, *, rank: Any = None, tol: Any = None, energy: Any 
     report = ApproxReport(method="monarch", shape=(m, n), rank=min(M.n_params // (m + n + 1), m, n),
                           fro_error=fit.fro_error, norm_fro=fit.norm_fro,
                           storage_before=m * n, storage_after=M.n_params, seconds=time.perf_counter() - t0,
-                          exact=True, options={"blocks_R": k, "blocks_L": q, "block_rank": fit.block_rank})
+                          exact=True, options={"blocks_R": k, "blocks_L": q, "block_rank": fit.block_rank},
+                          tol=tol, met_tol=None if tol is None else meets_tol(fit.fro_error, tol, fit.norm_fro))
     return Approximation(M, report)
 
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._array import Array
-from ._numerics import energy_from_tol
+from ._numerics import energy_from_tol, scaled_norm
 
 __all__ = ["ApproxReport", "SVDResult", "optimal_errors"]
 
@@ -38,7 +38,8 @@ def optimal_errors(singular_values: Any, rank: int) -> tuple[float, float]:
 
     .. math:: \\|A - A_k\\|_F = \\Big(\\sum_{i>k} \\sigma_i^2\\Big)^{1/2},\\qquad \\|A - A_k\\|_2 = \\sigma_{k+1}
 
-    ``singular_values`` must be the complete spectrum (length min(m, n)).
+    ``singular_values`` must be the complete spectrum (length min(m, n)). The norm is taken without
+    overflow or underflow (:func:`rankwise._numerics.scaled_norm`), so 1e200 or 1e-200 spectra are fine.
 
     Examples
     --------
@@ -49,7 +50,7 @@ def optimal_errors(singular_values: Any, rank: int) -> tuple[float, float]:
     """
     s = np.sort(np.abs(np.asarray(singular_values, dtype=np.float64)))[::-1]
     tail = s[rank:]
-    return float(math.sqrt(float(np.sum(tail**2)))), float(tail[0]) if tail.size else 0.0
+    return scaled_norm(tail), float(tail[0]) if tail.size else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,12 @@ class ApproxReport:
         Whether the errors are exact (from the full spectrum or the residual) rather than estimates.
     options : mapping
         Choices the method made (e.g. ``{"power_iters": 2}``), read-only.
+    tol : float or None
+        The relative Frobenius tolerance asked for (None for a fixed rank).
+    met_tol : bool or None
+        Whether ``fro_error <= tol · norm_fro`` holds (None without ``tol``). A method that cannot meet
+        its tolerance returns its best result with ``met_tol=False`` and a
+        :class:`~rankwise._checks.ToleranceWarning`; it never misses silently.
     """
 
     method: str
@@ -98,8 +105,13 @@ class ApproxReport:
     seconds: float = 0.0
     exact: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    tol: float | None = None
+    met_tol: bool | None = None
 
     def __post_init__(self) -> None:
+        if (self.tol is None) != (self.met_tol is None):
+            raise ValueError(f"ApproxReport: 'met_tol' must be given exactly when 'tol' is; got tol={self.tol!r}, "
+                             f"met_tol={self.met_tol!r}")
         if self.rank < 0:
             raise ValueError(f"ApproxReport: 'rank' must be >= 0; got {self.rank}")
         for name in ("fro_error", "norm_fro", "spectral_error", "norm_2", "optimal_fro_error",

@@ -10,7 +10,7 @@ rename, and refuse to replace any of the inputs.
 from __future__ import annotations
 
 import os
-import tempfile
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -18,18 +18,23 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import InputError, InputTypeError
+from ._checks import InputError
+from ._files import atomic_folder, atomic_write, check_input, check_output
 
 __all__ = [
     "FORMATS",
     "SAVE_FORMATS",
     "NamedMatrix",
+    "Table",
+    "atomic_folder",
     "atomic_write",
+    "check_input",
     "check_output",
     "factor_arrays",
     "load_matrices",
     "open_dask",
     "read_columns",
+    "read_table",
     "save_arrays",
 ]
 
@@ -38,10 +43,21 @@ SAVE_FORMATS = (".npz", ".safetensors")
 
 
 class NamedMatrix(NamedTuple):
-    """A matrix read from a file: its name (file stem or key) and the array (dense or scipy.sparse)."""
+    """A matrix read from a file: its name (file stem or key) and the array (dense or scipy.sparse).
+
+    ``header`` holds the column names of a text file whose first row was read as a header.
+    """
 
     name: str
     array: Any
+    header: tuple[str, ...] | None = None
+
+
+class Table(NamedTuple):
+    """A numeric table read from a text file: the data, and the header row when there was one."""
+
+    data: np.ndarray
+    header: tuple[str, ...] | None
 
 
 def _fail(path: Path, msg: str) -> InputError:
@@ -55,7 +71,37 @@ def _check_2d(path: Path, name: str, arr: Any) -> Any:
     return arr
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a ``.npy`` file declares, checked against the file's size.
+
+    Catches a text or pickle file renamed ``.npy``, object arrays, and a header that promises
+    more data than the file holds (before anything is allocated).
+    """
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        try:
+            version = fmt.read_magic(fh)
+        except ValueError:
+            raise _fail(path, "is not a .npy file (it does not start with NumPy's magic string "
+                              "\\x93NUMPY)") from None
+        try:
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _fortran, dtype = read(fh)
+        except (ValueError, OSError, EOFError) as exc:
+            raise _fail(path, f"has a malformed .npy header ({' '.join(str(exc).split())})") from None
+        offset = fh.tell()
+    if dtype.hasobject:
+        raise _fail(path, f"holds Python objects (dtype {dtype}); rankwise reads arrays of numbers only")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = os.stat(path).st_size - offset
+    if need > have:
+        raise _fail(path, f"its header declares shape {tuple(shape)} of {dtype} ({need:,} bytes) but the file "
+                          f"holds {have:,} bytes of data; the file is truncated or corrupt")
+    return tuple(shape), dtype
+
+
 def _load_npy(path: Path) -> list[NamedMatrix]:
+    _npy_header(path)
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
@@ -71,16 +117,107 @@ def _load_npz(path: Path) -> list[NamedMatrix]:
         raise _fail(path, f"not a readable .npz file ({exc})") from None
 
 
-def _load_text(path: Path) -> list[NamedMatrix]:
-    delim = "," if path.suffix.lower() == ".csv" else None
-    last: Exception | None = None
-    for skip in (0, 1):  # a header row is allowed
-        try:
-            arr = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2, dtype=np.float64)
-            return [NamedMatrix(path.stem, arr)]
-        except (ValueError, UnicodeDecodeError) as exc:
-            last = exc
-    raise _fail(path, f"not a numeric table ({last})")
+_REAL = re.compile(r"[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+_NUMBER_LIKE = re.compile(r"[+\-\u2212]?(0x[0-9a-f_]+|[\d_.]*\d[\d_.]*(e[+\-\u2212]?\d+)?"
+                          r"([+\-\u2212][\d_.]*(e[+\-\u2212]?\d+)?)?[ij]?|inf|infinity|nan)", re.IGNORECASE)
+MINUS = "\u2212"
+
+
+def _why_not_real(cell: str) -> str:
+    """Why ``cell`` is not a real number rankwise reads (for the error message)."""
+    low = cell.lower()
+    if not cell:
+        return "an empty cell"
+    if low.startswith(("0x", "-0x", "+0x")):
+        return f"{cell!r} is hexadecimal; write it in decimal"
+    if low.endswith(("j", "i")) and _NUMBER_LIKE.fullmatch(cell):
+        return f"{cell!r} is a complex number; rankwise reads real tables (save complex data as .npy)"
+    if "_" in cell:
+        return f"{cell!r} holds an underscore; write the number without digit separators"
+    return f"{cell!r} is not a number"
+
+
+def _split(line: str, sep: str | None) -> list[str]:
+    return [c.strip() for c in (line.split(sep) if sep else line.split())]
+
+
+def read_table(path: str | os.PathLike[str], *, header: bool | None = None) -> Table:
+    """A table of real numbers from a ``.csv`` or ``.txt`` file.
+
+    Parameters
+    ----------
+    path : path-like
+        A regular file in UTF-8 (a byte-order mark is ignored). Cells are separated by
+        commas when the first data line holds one, else by whitespace. Blank lines and lines
+        starting with ``#`` are skipped. A cell is a decimal number, ``inf`` or ``nan``
+        (any case); the Unicode minus sign U+2212 reads as ``-``.
+    header : bool, optional
+        Whether the first line is a header of column names. By default it is one exactly
+        when none of its cells looks like a number (so a data row is never taken for a
+        header, whatever it holds).
+
+    Returns
+    -------
+    Table
+        ``data`` of shape (rows, columns), float64, and ``header`` (names, or None).
+
+    Raises
+    ------
+    InputError
+        No data, rows of different lengths, or a cell that is not a real number; the
+        message gives the line and column (1-based, in the file) and what was found.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = Path(f).write_text("a,b\\n1,\u22122.5\\n3,4e1\\n", encoding="utf-8")
+    >>> t = read_table(f)
+    >>> t.header, t.data.tolist()
+    (('a', 'b'), [[1.0, -2.5], [3.0, 40.0]])
+    """
+    p = check_input(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(p, f"is not UTF-8 text (byte {exc.start}); expected a table of numbers") from None
+    lines = [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())]
+    lines = [(i, ln) for i, ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise _fail(p, "holds no data (an empty table)")
+    sep = "," if p.suffix.lower() == ".csv" or "," in lines[0][1] else None
+    first = _split(lines[0][1], sep)
+    is_header = header if header is not None else not any(_NUMBER_LIKE.fullmatch(c) for c in first)
+    names = tuple(first) if is_header else None
+    body = lines[1:] if is_header else lines
+    if not body:
+        raise _fail(p, f"has a header (line {lines[0][0]}) but no data rows")
+    width = len(first)
+    rows = []
+    for lineno, ln in body:
+        cells = _split(ln.replace(MINUS, "-"), sep)
+        if len(cells) != width:
+            raise _fail(p, f"line {lineno} has {len(cells)} cell{'s' * (len(cells) != 1)}; expected {width} "
+                           f"(as on line {lines[0][0]})")
+        rows.append(cells)
+    try:
+        data = np.array(rows, dtype=np.float64)
+        bad = not all(_REAL.fullmatch(c) for row in rows for c in row)
+    except ValueError:
+        bad = True
+    if bad:
+        for (lineno, _), row in zip(body, rows, strict=True):
+            for j, cell in enumerate(row):
+                if not _REAL.fullmatch(cell):
+                    first_row = lineno == body[0][0] and names is None and not _NUMBER_LIKE.fullmatch(cell)
+                    hint = "; if this row is a header, pass --header" if first_row else ""
+                    raise _fail(p, f"line {lineno}, column {j + 1}: {_why_not_real(cell)}{hint}")
+    return Table(data.reshape(len(rows), width), names)
+
+
+def _load_text(path: Path, header: bool | None = None) -> list[NamedMatrix]:
+    t = read_table(path, header=header)
+    return [NamedMatrix(path.stem, t.data, t.header)]
 
 
 def _load_mtx(path: Path) -> list[NamedMatrix]:
@@ -130,7 +267,7 @@ _LOADERS: dict[str, Callable[[Path], list[NamedMatrix]]] = {
 
 
 def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
-                  all_2d: bool = False) -> list[NamedMatrix]:
+                  all_2d: bool = False, header: bool | None = None) -> list[NamedMatrix]:
     """Read the matrix (or matrices) a file holds.
 
     Parameters
@@ -141,21 +278,21 @@ def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
         Which array of a ``.npz`` or ``.safetensors`` file to read (needed when it holds several).
     all_2d : bool, default=False
         Read every 2-D array of a ``.npz`` / ``.safetensors`` file (others are skipped).
+    header : bool, optional
+        For ``.csv`` / ``.txt``: whether the first line is a header (see :func:`read_table`;
+        by default, exactly when none of its cells looks like a number).
 
     Raises
     ------
     InputError
-        Missing, unreadable or corrupt file, unknown key, an array that is not 2-D.
+        Missing file, not a regular file (a FIFO, a device, a folder), unreadable or
+        corrupt file, unknown key, an array that is not 2-D.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory; expected a file ({', '.join(FORMATS)})")
+    p = check_input(path)
     loader = _LOADERS.get(p.suffix.lower())
     if loader is None:
         raise InputError(f"{p}: unknown format {p.suffix!r}; expected one of {', '.join(FORMATS)}")
-    items = loader(p)
+    items = _load_text(p, header) if loader is _load_text else loader(p)
     if not items:
         raise _fail(p, "holds no arrays")
     if key is not None:
@@ -171,41 +308,33 @@ def load_matrices(path: str | os.PathLike[str], *, key: str | None = None,
     elif len(items) > 1:
         names = ", ".join(it.name for it in items)
         raise _fail(p, f"holds {len(items)} arrays ({names}); choose one with --key or use --all")
-    return [NamedMatrix(it.name, _check_2d(p, it.name, it.array)) for it in items]
+    return [it._replace(array=_check_2d(p, it.name, it.array)) for it in items]
 
 
-def _numeric(row: list[str]) -> bool:
-    try:
-        [float(c) for c in row]
-    except ValueError:
-        return False
-    return True
-
-
-def read_columns(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def read_columns(path: str | os.PathLike[str], *, header: bool | None = None) -> dict[str, np.ndarray]:
     """Named numeric columns of a text, CSV or ``.npy`` file.
 
     Parameters
     ----------
     path : path-like
         A ``.npy`` file holding a 1-D array (one column) or a 2-D array (its columns), or a
-        text file: one number per line, or several per line separated by commas (when the
-        first data line holds a comma) or else by whitespace. Blank lines and lines that
-        start with ``#`` are skipped. The first line is a header of column names when it is
-        not all numbers.
+        text file read by :func:`read_table` (one number per line, or several per line).
+    header : bool, optional
+        Whether a text file's first line names the columns (default: exactly when none of
+        its cells looks like a number).
 
     Returns
     -------
     dict of str to ndarray of shape (N,), float64
         In file order; the header's names, or ``"column 0"``, ``"column 1"``, … without one
-        (always for ``.npy``). A repeated header name keeps its last column.
+        (always for ``.npy``).
 
     Raises
     ------
     InputError
-        A missing file, no data, a header without rows, a ``.npy`` array that is not 1-D or
-        2-D, a row of the wrong length or holding something that is not a number (the
-        message gives the row's line number among the data lines, the header counted).
+        A missing file or one that is not a regular file, no data, a header without rows,
+        a repeated column name, a ``.npy`` array that is not 1-D or 2-D, a row of the wrong
+        length or a cell that is not a number (the message gives its line and column).
 
     Examples
     --------
@@ -215,32 +344,23 @@ def read_columns(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     >>> {k: v.tolist() for k, v in read_columns(f).items()}
     {'x': [1.0, 2.0], 'y': [0.5, 0.25]}
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
+    p = check_input(path)
     if p.suffix.lower() == ".npy":
-        arr = np.load(p, allow_pickle=False)
+        _npy_header(p)
+        arr = np.load(p, allow_pickle=False, mmap_mode="r")
         arr = arr[:, None] if arr.ndim == 1 else arr
         if arr.ndim != 2:
             raise InputError(f"{p}: expected a 1-D or 2-D array; got shape {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise InputError(f"{p}: expected real numbers; got dtype {arr.dtype}")
         return {f"column {j}": np.asarray(arr[:, j], dtype=np.float64) for j in range(arr.shape[1])}
-    lines = [ln.strip() for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("#")]
-    if not lines:
-        raise InputError(f"{p}: holds no data")
-    sep = "," if "," in lines[0] else None
-    rows = [[c.strip() for c in ln.split(sep)] for ln in lines]
-    header = None if _numeric(rows[0]) else rows[0]
-    body = rows[1:] if header is not None else rows
-    if not body:
-        raise InputError(f"{p}: has a header but no data rows")
-    width = len(header) if header is not None else len(body[0])
-    for i, row in enumerate(body):
-        if len(row) != width or not _numeric(row):
-            raise InputError(f"{p}: row {i + 1 + (header is not None)} must hold {width} numbers; got {row!r}")
-    data = np.array([[float(c) for c in row] for row in body], dtype=np.float64)
-    names = header if header is not None else [f"column {j}" for j in range(width)]
-    return {name: data[:, j] for j, name in enumerate(names)}
+    t = read_table(p, header=header)
+    names = t.header if t.header is not None else tuple(f"column {j}" for j in range(t.data.shape[1]))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{p}: the header names {', '.join(map(repr, repeated))} more than once; "
+                         "column names must be unique")
+    return {name: t.data[:, j] for j, name in enumerate(names)}
 
 
 def factor_arrays(factors: Any, prefix: str = "") -> dict[str, np.ndarray]:
@@ -324,9 +444,9 @@ def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | No
     p = Path(path)
     if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
         raise InputError(f"open_dask: 'chunks' must be an integer >= 1 (rows per chunk); got {chunks!r}")
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
+    check_input(p, folders=True)
     if p.suffix.lower() == ".npy" and p.is_file():
+        _npy_header(p)
         try:
             mm = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -357,54 +477,14 @@ def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | No
     return row_chunked(src, min(int(chunks), max(1, shape[0])), name=name)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def check_output(path: str | os.PathLike[str], *, suffixes: Iterable[str] = (),
-                 protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
-    """Raise unless ``path`` may be written: not one of ``protect``, a known suffix, an existing folder."""
-    dest = Path(path)
-    for q in protect:
-        if _same_file(dest, Path(q)):
-            raise InputError(f"{dest}: is an input file; refusing to overwrite it (choose another output path)")
-    allowed = tuple(suffixes)
-    if allowed and dest.suffix.lower() not in allowed:
-        raise InputTypeError(f"{dest}: output must end in {' or '.join(allowed)}; got {dest.suffix!r}")
-    if dest.is_dir():
-        raise InputError(f"{dest}: is a directory; expected a file path")
-    folder = dest.parent if str(dest.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{dest}: folder {folder} does not exist")
-    return dest
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
-                 protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
-    """Write ``path`` through ``write(tmp_path)`` and an atomic rename.
-
-    The temporary file lives in the destination folder (so the rename is atomic) and is
-    removed if ``write`` fails. ``protect`` lists paths (the inputs) that must not be replaced.
-    """
-    dest = check_output(path, protect=protect)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
-
-
 def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], *,
-                protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
-    """Save named arrays to ``.npz`` or ``.safetensors``, atomically (see :func:`atomic_write`)."""
-    dest = check_output(path, suffixes=SAVE_FORMATS, protect=protect)
+                protect: Iterable[str | os.PathLike[str]] = (), force: bool = False) -> Path:
+    """Save named arrays to ``.npz`` or ``.safetensors``, atomically (see :func:`atomic_write`).
+
+    An existing ``path`` is replaced only with ``force``; a path in ``protect`` never.
+    """
+    protect = list(protect)
+    dest = check_output(path, suffixes=SAVE_FORMATS, protect=protect, force=force)
     data = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     suffix = dest.suffix.lower()
     if suffix == ".npz":  # check_output admits only SAVE_FORMATS
@@ -416,4 +496,4 @@ def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], *,
             from safetensors.numpy import save_file
 
             save_file(data, str(tmp))
-    return atomic_write(dest, write, protect=protect)
+    return atomic_write(dest, write, protect=protect, force=force)

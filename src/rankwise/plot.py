@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from .io import atomic_write
 
 __all__ = ["convergence_figure", "save_figure", "spectrum_figure"]
 
+
+LEGEND_WIDTH = 60  # characters of a legend entry (a longer one squeezes the axes to nothing)
 
 def spectrum_figure(spectrum: Any, rank: int | None = None, *, title: str = "") -> Any:
     """Singular values (log scale) and the optimal relative Frobenius error against rank.
@@ -105,7 +108,7 @@ def convergence_figure(runs: Any, *, reports: Any = None, ylabel: str = "r_k", t
         ok = np.isfinite(r) & (r > 0)
         color = f"C{i % 10}"
         rep = (reports or {}).get(name) if reports is not None else (analyze(r, start=1) if ok.sum() >= 3 else None)
-        label = name if rep is None else f"{name}: {rep.summary}"
+        label = name if rep is None else textwrap.shorten(f"{name}: {rep.summary}", LEGEND_WIDTH, placeholder=" …")
         ax.semilogy(k[ok], r[ok], "-", color=color, lw=1.2, label=label)
         fit = _fitted(rep, k, np.where(ok, r, np.nan)) if rep is not None else None
         if fit is not None:
@@ -116,6 +119,7 @@ def convergence_figure(runs: Any, *, reports: Any = None, ylabel: str = "r_k", t
     return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, protect: Sequence[str | os.PathLike[str]] = ()) -> Path:
-    """Write ``fig`` as PNG atomically, never over a path in ``protect``."""
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110), protect=protect)
+def save_figure(fig: Any, path: str | os.PathLike[str], *, protect: Sequence[str | os.PathLike[str]] = (),
+                force: bool = False) -> Path:
+    """Write ``fig`` as PNG atomically: over an existing file only with ``force``, never over ``protect``."""
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110), protect=protect, force=force)

@@ -11,7 +11,9 @@ How the verdict is reached, on ℓ_k = log r_k:
    (underflow) or non-finite end the usable part, and so does a *floor*: the longest
    suffix (≥ 8 terms and ≥ 10% of them) whose decrease per unit of log k is below a
    tenth of that of the terms before it: the sequence has stopped decreasing at the
-   rounding level. Terms within 10× of that floor's median level are dropped as well,
+   rounding level; so does a shorter trailing run (≥ 3 terms) that stopped decreasing at
+   ≤ 1000·eps of the largest term, as Newton's method leaves one. Terms within 10× of
+   that floor's median level are dropped as well,
    since rounding makes up a tenth or more of them. ``floor=`` cuts at a known level instead.
 2. **Window.** The last half of the usable part; the first half is read as the
    pre-asymptotic phase (or ``window=`` given explicitly).
@@ -29,6 +31,25 @@ How the verdict is reached, on ℓ_k = log r_k:
    everything else with a negative slope is linear, with q = exp(slope) from the
    regression over the window.
 
+5. **Quality gate.** A verdict must follow from the fit: ``"undetermined"`` (with the
+   reason in ``notes`` and ``summary``) replaces it when the least-squares line through ℓ
+   over the window explains less than ``R2_MIN`` of ℓ's variance (a plateau, noise), when
+   the terms fell by less than a factor 10 over the window without being exactly
+   geometric (too little progress to tell a rate: an unconverged run), when the window
+   holds fewer than 4 terms that are not exactly geometric, and, for sublinear verdicts,
+   when the fit on log k explains less than ``R2_MIN``. A sublinear trend whose ℓ fits a
+   line in k better than a line in log k, or a superlinear one whose ℓ a parabola in k fits
+   hardly better than a line (it removes less than half of the residual), is read as
+   linear instead: noise makes block slopes drift. An order p is read only from a
+   stable tail: the last three d_{k+1}/d_k all above 1.15, within 25% of p of each other,
+   with every step of the last five decreasing.
+
+**Input.** ``r`` must be real and non-negative and must not contain NaN: such terms are not
+errors, gaps or norms, and are refused with ``ValueError`` (complex input with
+``TypeError``). Zeros are exact convergence and end the usable part (a converged history
+may end in zeros, or alternate zeros and rounding-level values). ``+inf`` (and a NaN after
+it) is read only as the overflow that ends a diverging sequence; anywhere else it is refused.
+
 The root test (q = limsup r_k^{1/k}) and the ratio test (lim r_{k+1}/r_k) are reported
 as they read on the window: the root test's raw value carries the constant C^{1/k} and
 approaches q slowly, which is why the regression slope is the estimate used for q.
@@ -37,7 +58,7 @@ approaches q slowly, which is why the regression slope is the estimate used for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -46,7 +67,12 @@ from . import _array, _checks, _numerics
 
 __all__ = ["RateReport", "analyze"]
 
-Kind = Literal["linear", "sublinear", "superlinear", "quadratic", "order", "diverging", "inconclusive"]
+Kind = Literal["linear", "sublinear", "superlinear", "quadratic", "order", "diverging", "inconclusive",
+               "undetermined"]
+R2_MIN = 0.8  # a verdict needs its fit to explain at least this share of the variance of log r_k
+ROUNDING_LEVEL = 1e3  # a short trailing plateau at ≤ 1e3·eps of the largest term is rounding, not a rate
+CURVED = 0.5  # a superlinear verdict needs a parabola in k to remove half of the line's residual
+EXACT = 1e-9  # 1 − R² below this: the terms lie on the fitted line to rounding (an exact sequence)
 Confidence = Literal["high", "medium", "low"]
 
 
@@ -58,11 +84,13 @@ class RateReport:
     ----------
     kind : str
         ``"linear"``, ``"sublinear"``, ``"superlinear"``, ``"quadratic"``, ``"order"`` (order
-        p ≠ 2, see ``order``), ``"diverging"`` or ``"inconclusive"``.
+        p ≠ 2, see ``order``), ``"diverging"``, ``"inconclusive"`` (fewer than 3 usable terms,
+        or no decrease) or ``"undetermined"`` (the terms decrease, but the fit does not
+        support a verdict; ``notes[-1]`` says why).
     q : float or None
         The linear-convergence constant: the regression estimate for ``"linear"``, 0 for
         the superlinear kinds, 1 for ``"sublinear"``, the growth factor (> 1) for
-        ``"diverging"``, None when inconclusive.
+        ``"diverging"``, None when inconclusive or undetermined.
     q_root : float or None
         Root test: r_K^{1/K} at the window's last index K.
     q_ratio : float or None
@@ -88,6 +116,10 @@ class RateReport:
     confidence : {"high", "medium", "low"}
     notes : tuple of str
         Why: cuts made, tests that disagree, caveats.
+    r2 : float or None
+        R² of the fit the verdict rests on: the line through log r_k against k over the
+        window (against log k for ``"sublinear"``); None for ``"quadratic"`` and ``"order"``
+        (read from a stable tail of d_{k+1}/d_k instead) and when there was no fit.
     """
 
     kind: Kind
@@ -105,6 +137,7 @@ class RateReport:
     floor_index: int | None
     confidence: Confidence
     notes: tuple[str, ...] = field(default_factory=tuple)
+    r2: float | None = None
 
     def __post_init__(self) -> None:
         if self.confidence not in ("high", "medium", "low"):
@@ -123,6 +156,8 @@ class RateReport:
             what = f"{self.kind}, p = {self.order:.3g}"
         elif self.kind == "superlinear":
             what = "superlinear" + (f" (order estimate {self.order:.3g})" if self.order is not None else "")
+        elif self.kind == "undetermined":
+            what = "undetermined" + (f": {self.notes[-1]}" if self.notes else "")
         else:
             what = "inconclusive"
         return f"{what} (confidence {self.confidence})"
@@ -142,6 +177,7 @@ class RateReport:
                  f"  root test  r_K^(1/K)           {f(self.q_root)}",
                  f"  ratio test mean / inf / sup    {f(self.q_ratio)} / {f(self.ratio_inf)} / {f(self.ratio_sup)}",
                  f"  regression q, order p, power s {f(self.q_fit)}, {f(self.order)}, {f(self.power)}",
+                 f"  R² of the fit                  {f(self.r2)}",
                  f"  window [{self.window[0]}, {self.window[1]}) of {self.usable} usable terms"]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -265,6 +301,31 @@ def _order(d: np.ndarray) -> float | None:
     return float(np.median(last))
 
 
+def _stable_order(d: np.ndarray) -> float | None:
+    """p read from a stable tail of d_{k+1}/d_k, or None.
+
+    Order p needs the last (up to) five steps to decrease, the last one by a factor 0.6 or
+    more, and the last three ratios to agree: all ≥ 1.15, median ≥ 1.3, spread ≤ p/4. A
+    linear sequence (ratios ≈ 1) or an oscillating one (ratios scattered) never passes.
+    """
+    if not (np.all(d[-5:] < 0) and d[-1] < math.log(0.6)):
+        return None
+    p = _order(d)
+    if p is None or p < 1.3:
+        return None
+    ps = d[1:][-3:] / d[:-1][-3:]
+    if not (np.all(ps >= 1.15) and float(np.ptp(ps)) <= 0.25 * p):
+        return None
+    return p
+
+
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    """Coefficient of determination of the least-squares line y ≈ a + b x (1 for a constant y)."""
+    b, a, _ = _line(x, y)
+    tss = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - a - b * x) ** 2)) / tss if tss > 0 else 1.0
+
+
 def _confidence(score: int) -> Confidence:
     return "high" if score >= 2 else ("medium" if score == 1 else "low")
 
@@ -310,11 +371,7 @@ def analyze(r: Any, *, start: int = 1, floor: float | None = None, window: tuple
     """
     func = "analyze"
     start = _checks.integer(start, func=func, name="start", lo=1)
-    arr = _checks.array(r if hasattr(r, "shape") else np.asarray(r, dtype=np.float64), func=func, name="r", ndim=1,
-                        check_finite=False)
-    x = _array.to_numpy(arr)
-    tiny = _numerics.tiny(x.dtype if x.dtype.kind == "f" else "float64")
-    x = x.astype(np.float64)
+    x, tiny, eps = _terms(r, func)
     n_all = x.size
     if n_all < 3:
         _checks._fail(func, f"'r' must have at least 3 terms; got {n_all}")
@@ -326,6 +383,8 @@ def analyze(r: Any, *, start: int = 1, floor: float | None = None, window: tuple
     with np.errstate(divide="ignore"):
         ell = np.log(x[:end])
     stag = _floor_start(ell, np.log(np.arange(start, start + end, dtype=np.float64))) if end else end
+    if stag == end:
+        stag = _rounding_tail(ell, math.log(ROUNDING_LEVEL * eps))
     if stag < end:
         level = float(np.median(ell[stag:end]))
         above = np.flatnonzero(ell[:stag] > level + math.log(10.0))  # within 10× of the floor, rounding dominates
@@ -334,7 +393,50 @@ def analyze(r: Any, *, start: int = 1, floor: float | None = None, window: tuple
                      f"{math.exp(level):.3g} (the last {end - stag} stop decreasing)")
         end = cut
     floor_index = end if end < n_all else None
-    return _classify(ell[:end], x[:end], start, window, floor_index, notes, overflow)
+    rep = _classify(ell[:end], x[:end], start, window, floor_index, notes, overflow)
+    _overflow_only_when_diverging(x, rep, func)
+    return rep
+
+
+def _terms(r: Any, func: str) -> tuple[np.ndarray, float, float]:
+    """``r`` as float64 NumPy, the smallest normal number and the epsilon of its dtype; NaN and
+    negative, complex or non-numeric terms are refused (+inf is checked after the verdict)."""
+    arr = _checks.array(r if hasattr(r, "shape") else np.asarray(r), func=func, name="r", ndim=1,
+                        check_finite=False)
+    x = _array.to_numpy(arr)
+    if x.dtype.kind == "c":
+        _checks._fail(func, f"'r' must be real (errors, gaps or norms); got dtype {x.dtype}", _checks.InputTypeError)
+    dtype = x.dtype if x.dtype.kind == "f" else "float64"
+    tiny, eps = _numerics.tiny(dtype), _numerics.eps(dtype)
+    x = x.astype(np.float64)
+    _checks.nonnegative(x, func=func, name="r")
+    nan = np.flatnonzero(np.isnan(x))
+    inf = np.flatnonzero(np.isinf(x))
+    if nan.size and not (inf.size and inf[0] < nan[0]):
+        _checks._fail(func, f"'r' must not contain NaN; got {nan.size} NaN value(s), the first r[{int(nan[0])}] "
+                            "(only an overflow to inf may end a diverging sequence)")
+    return x, tiny, eps
+
+
+def _rounding_tail(ell: np.ndarray, rel_level: float) -> int:
+    """Start of a trailing run of ≥ 3 terms that no longer decrease, at the rounding level
+    (≤ ROUNDING_LEVEL · eps of the largest term), as a fast method leaves it: n when there is none."""
+    n = ell.size
+    i = n - 1
+    while i > 0 and ell[i] >= ell[i - 1]:
+        i -= 1
+    if i < 2 or n - i < 3 or float(np.median(ell[i:])) > float(ell[:i].max()) + rel_level:
+        return n
+    return i
+
+
+def _overflow_only_when_diverging(x: np.ndarray, rep: RateReport, func: str) -> None:
+    """An infinite term is an overflow: refuse it unless it ends a diverging sequence."""
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size and rep.kind != "diverging":
+        i = int(bad[0])
+        _checks._fail(func, f"'r' must be finite; got r[{i}] = {float(x[i])!r} after terms read as {rep.kind} (an "
+                            "infinite term is accepted only as the overflow that ends a diverging sequence)")
 
 
 def _window(n: int, window: tuple[int, int] | None) -> tuple[int, int]:
@@ -381,11 +483,10 @@ def _classify(ell: np.ndarray, x: np.ndarray, start: int, window: tuple[int, int
     if not slope < 0:
         return _inconclusive(n, floor_index, notes, "no decrease over the window")
     d_all = np.diff(ell)
+    p = _stable_order(d_all)
+    if p is not None:
+        return _order_report(p, d_all, base, notes)
     p = _order(d_all) if np.all(d_all[-4:] < 0) and d_all[-1] < math.log(0.6) else None
-    if p is not None and p >= 1.3:
-        ps = d_all[1:][-3:] / d_all[:-1][-3:]
-        if int(np.sum(ps >= 1.15)) >= min(2, ps.size):
-            return _order_report(p, d_all, base, notes)
     edges_geo = _geometric_edges(t)
     eps_geo = _exponent(*_block_slopes(t, ell, edges_geo))
     thirds = [a + (b - a) * j // 3 for j in range(4)]
@@ -394,7 +495,55 @@ def _classify(ell: np.ndarray, x: np.ndarray, start: int, window: tuple[int, int
         win_edges = [(i, i + 2) for i in range(a, b - 1)]
     eps_win = _exponent(*_block_slopes(t, ell, win_edges))
     geo_start = edges_geo[0][0] if edges_geo else a
-    return _trend_report(ell, t, (a, b), eps_geo, eps_win, p, base, notes, len(edges_geo), geo_start)
+    rep = _trend_report(ell, t, (a, b), eps_geo, eps_win, p, base, notes, len(edges_geo), geo_start)
+    if rep.kind == "sublinear" and _r2(t[geo_start:b], ell[geo_start:b]) >= _r2(np.log(t[geo_start:b]),
+                                                                                  ell[geo_start:b]):
+        why = (f"the trend looked sublinear, but over [{geo_start}, {b}) a line in k fits log r_k better than a "
+               "line in log k: read as linear")
+        rep = _trend_report(ell, t, (a, b), eps_geo, eps_win, p, base, [*notes, why], len(edges_geo), geo_start,
+                            linear_only=True)
+    if rep.kind == "superlinear" and _curvature_share(t[a:b], ell[a:b]) < CURVED:
+        why = (f"the trend looked superlinear, but over the window [{a}, {b}) a parabola in k fits log r_k hardly "
+               "better than a line: read as linear")
+        rep = _trend_report(ell, t, (a, b), eps_geo, eps_win, p, base, [*notes, why], len(edges_geo), geo_start,
+                            linear_only=True)
+    return _gate(rep, ell, t)
+
+
+def _curvature_share(x: np.ndarray, y: np.ndarray) -> float:
+    """The share of the line's residual sum of squares that a parabola removes (0 … 1)."""
+    if x.size < 4:
+        return 1.0
+    line = np.polynomial.polynomial.polyfit(x, y, 1)
+    para = np.polynomial.polynomial.polyfit(x, y, 2)
+    r1 = float(np.sum((y - np.polynomial.polynomial.polyval(x, line)) ** 2))
+    r2 = float(np.sum((y - np.polynomial.polynomial.polyval(x, para)) ** 2))
+    return 1.0 - r2 / r1 if r1 > 0 else 1.0
+
+
+def _gate(rep: RateReport, ell: np.ndarray, t: np.ndarray) -> RateReport:
+    """``rep`` with its fit's R², or an ``"undetermined"`` report when that fit cannot carry the verdict."""
+    a, b = rep.window
+    if rep.kind == "sublinear":
+        r2 = _r2(np.log(t[a:b]), ell[a:b])
+        why = (f"the fit of log r_k on log k over [{a}, {b}) has R² = {r2:.2f} < {R2_MIN}: the terms do not "
+               "follow a power law (noise or a plateau)") if r2 < R2_MIN else None
+    else:
+        r2 = _r2(t[a:b], ell[a:b])
+        drop = float(ell[a] - ell[b - 1])
+        exact = 1.0 - r2 <= EXACT
+        why = None
+        if r2 < R2_MIN:
+            why = (f"the line through log r_k over the window [{a}, {b}) has R² = {r2:.2f} < {R2_MIN}: the terms "
+                   "do not follow a rate (noise or a plateau)")
+        elif not exact and drop < math.log(10.0):
+            why = (f"the terms fell by only a factor {math.exp(drop):.3g} over the window [{a}, {b}) and not "
+                   "exactly geometrically: too little progress to tell the rate (run longer)")
+        elif not exact and b - a < 4:
+            why = f"only {b - a} terms in the window [{a}, {b}) and they are not exactly geometric"
+    if why is None:
+        return replace(rep, r2=r2)
+    return replace(rep, kind="undetermined", q=None, power=None, confidence="low", notes=(*rep.notes, why), r2=r2)
 
 
 def _order_report(p: float, d: np.ndarray, base: dict[str, Any], notes: list[str]) -> RateReport:
@@ -408,7 +557,7 @@ def _order_report(p: float, d: np.ndarray, base: dict[str, Any], notes: list[str
 
 def _trend_report(ell: np.ndarray, t: np.ndarray, win: tuple[int, int], eps_geo: float | None,
                   eps_win: float | None, p: float | None, base: dict[str, Any], notes: list[str],
-                  n_blocks: int, geo_start: int) -> RateReport:
+                  n_blocks: int, geo_start: int, *, linear_only: bool = False) -> RateReport:
     a, b = win
     out_notes = list(notes)
 
@@ -426,6 +575,8 @@ def _trend_report(ell: np.ndarray, t: np.ndarray, win: tuple[int, int], eps_geo:
                          "read as linear")
         g = w = None
     order = p if p is not None else None
+    if linear_only:
+        g = w = None
     if g is not None and w is not None and g > 0.1 and w > 0.1:
         score = int(g > 0.15 and w > 0.15) + int(b - a >= 6)
         return RateReport("superlinear", 0.0, order=order, power=None, trend=g, confidence=_confidence(score),
@@ -443,7 +594,7 @@ def _trend_report(ell: np.ndarray, t: np.ndarray, win: tuple[int, int], eps_geo:
     slope, intercept, se = _line(t[a:b], ell[a:b])
     q = float(math.exp(slope))
     score = int(b - a >= 10) + int((g is None or abs(g) < 0.1) and (w is None or abs(w) < 0.1))
-    if g is None and w is None:
+    if g is None and w is None and not linear_only:
         score = 0
         out_notes.append("too few terms to check that the rate is constant")
     spread = abs(math.log(base["q_ratio"]) - slope) / abs(slope)

@@ -116,12 +116,12 @@ def test_failures_are_one_line_with_status_2(tmp_path: Path) -> None:
     np.savez(tmp_path / "two.npz", a=A, b=A)
     cases = [
         (("approx", str(tmp_path / "missing.npy")), "no such file"),
-        (("approx", str(tmp_path / "bad.npy")), "not a readable .npy file"),
+        (("approx", str(tmp_path / "bad.npy")), "is not a .npy file (it does not start with NumPy's magic string"),
         (("approx", str(tmp_path / "bad.safetensors")), "not a readable safetensors file"),
         (("approx", str(tmp_path / "two.npz"), "--key", "zzz"), "no array named 'zzz'; it holds: a, b"),
         (("approx", str(tmp_path / "two.npz")), "choose one with --key"),
         (("approx", str(tmp_path / "v.npy")), "must be 2-D; got a 1-D array of shape (5,)"),
-        (("approx", str(tmp_path / "a.npy"), "-o", str(tmp_path / "a.npy")), "refusing to overwrite"),
+        (("approx", str(tmp_path / "a.npy"), "-o", str(tmp_path / "a.npy")), "is an input; refusing to write over it"),
         (("approx", str(tmp_path / "a.npy"), "-o", str(tmp_path / "f.txt")), "must end in .npz or .safetensors"),
         (("approx", str(tmp_path / "a.npy"), "--rank", "9"), "'rank' must be an int in [1, min(m, n)] = [1, 8]"),
         (("approx", str(tmp_path / "a.npy"), "--rank", "2", "--tol", "0.1"), "give at most one of"),

@@ -270,3 +270,77 @@ def test_opt_einsum_greedy_multiplies_the_matrices_first_and_rankwise_does_not()
     optimal, _ = oe.contract_path(eq, *shapes, shapes=True, optimize="optimal")
     assert _path_cost(eq, shapes, optimal) == chain_plan(shapes).cost == 3 * n * n
     assert _equation([(5, 4), (4,), (3,), (3, 2)]) == "ab,b,d,de->ae"  # a column then a row: an outer product
+
+
+# ------------------------------------------------------------------ execution: cached programs, no copies
+
+
+def test_program_cache_is_keyed_by_shapes_and_serves_every_dtype() -> None:
+    from rankwise.linalg import chain as chain_mod
+
+    gen = np.random.default_rng(7)
+    wide = [(2, 50), (50, 3), (3, 40)]  # optimal: (A0 A1) A2
+    tall = [(40, 3), (3, 50), (50, 2)]  # optimal: A0 (A1 A2)
+    assert chain_plan(wide).tree == ((0, 1), 2) and chain_plan(tall).tree == (0, (1, 2))
+    for shapes in (wide, tall, wide):  # alternate: each call must use its own shapes' program
+        for dtype in (np.float64, np.float32, np.complex128, np.complex64):
+            arrays = [gen.standard_normal(s).astype(dtype) for s in shapes]
+            out = chain_dot(*arrays)
+            assert out.dtype == np.dtype(dtype)
+            tol = 1e-5 if dtype in (np.float32, np.complex64) else 1e-12
+            np.testing.assert_allclose(out, arrays[0] @ arrays[1] @ arrays[2], rtol=tol)
+    assert chain_mod._program(tuple(map(tuple, wide)), None).steps == ((0, 1), (0, 2))
+    assert chain_mod._program(tuple(map(tuple, tall)), None).steps == ((1, 2), (0, 1))
+    assert chain_mod._program(((2, 3), (4, 5)), None) is None  # not a chain: left to the validating path
+
+
+def test_operands_are_neither_copied_nor_mutated(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = np.random.default_rng(8)
+    A = gen.standard_normal((30, 20))
+    Bt = gen.standard_normal((40, 20)).T  # a non-contiguous view: used as it is
+    x, y, C = gen.standard_normal(40), gen.standard_normal(25), gen.standard_normal((25, 6))
+    arrays = (A, Bt, x, y, C)
+    before = [a.copy() for a in arrays]
+    seen: list[np.ndarray] = []
+    real_dot = np.dot
+
+    def spy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        seen.extend([a, b])
+        return real_dot(a, b)
+
+    monkeypatch.setattr(np, "dot", spy)
+    out = chain_dot(*arrays)
+    monkeypatch.undo()
+    np.testing.assert_allclose(out, A @ Bt @ np.outer(x, y) @ C, rtol=1e-12)
+    for a, b in zip(arrays, before, strict=True):
+        np.testing.assert_array_equal(a, b)  # not mutated
+    assert any(s is A for s in seen) and any(s is Bt for s in seen) and any(s is C for s in seen)
+    assert any(s.base is x for s in seen) and any(s.base is y for s in seen)  # middle vectors: reshaped views
+
+
+@pytest.mark.parametrize("order", ["optimal", "left", "right"])
+def test_vectors_at_the_ends_with_and_without_a_plan(order: str) -> None:
+    gen = np.random.default_rng(9)
+    x, A, B, y = gen.standard_normal(6), gen.standard_normal((6, 5)), gen.standard_normal((5, 4)), \
+        gen.standard_normal(4)
+    for arrays, want in (((x, A, B, y), x @ A @ B @ y), ((x, A, B), x @ A @ B), ((A, B, y), A @ B @ y),
+                         ((x, A), x @ A), ((B, y), B @ y), ((x, x), x @ x)):
+        plan = chain_plan([a.shape for a in arrays], order=order)  # type: ignore[arg-type]
+        for out in (chain_dot(*arrays), chain_dot(*arrays, plan=plan)):
+            assert isinstance(out, np.ndarray) and out.shape == np.shape(want) == plan.out_shape
+            np.testing.assert_allclose(out, want, rtol=1e-12)
+
+
+def test_nonfinite_operand_is_named_and_overflow_is_returned() -> None:
+    A = np.ones((4, 4))
+    x = np.ones(4)
+    for bad_value, word in ((np.nan, "NaN"), (np.inf, "infinite")):
+        bad = A.copy()
+        bad[2, 3] = bad_value
+        with pytest.raises(ValueError, match=rf"^chain_dot: 'arrays\[1\]' must contain only finite values; got 1 "
+                                              rf"{word}"):
+            chain_dot(A, bad, x)
+    huge = np.full((4, 4), 1e300)
+    with np.errstate(over="ignore"):
+        out = chain_dot(huge, huge, x)  # finite operands whose product overflows: no error, as with @
+    assert np.isinf(out).all()

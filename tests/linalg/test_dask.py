@@ -246,7 +246,7 @@ def test_open_dask_npy_and_zarr(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="must be 2-D"):
         open_dask(tmp_path / "v.npy")
     (tmp_path / "bad.npy").write_bytes(b"not a numpy file")
-    with pytest.raises(InputError, match=r"not a readable \.npy"):
+    with pytest.raises(InputError, match=r"is not a \.npy file \(it does not start with NumPy.s magic string"):
         open_dask(tmp_path / "bad.npy")
     (tmp_path / "empty.zarr").mkdir()
     with pytest.raises(InputError, match="Zarr"):

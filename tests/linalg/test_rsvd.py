@@ -475,3 +475,38 @@ def test_property_rank_and_tolerance_modes_on_hard_spectra(m: int, n: int, kind:
     tail = np.sqrt(np.maximum(np.sum(S**2) - np.cumsum(S**2), 0.0)) / nA
     k_opt = int(np.flatnonzero(tail <= tol)[0]) + 1
     assert rep.rank <= k_opt + max(2, int(0.05 * k_opt))
+
+
+# --------------------------------------------------------------------------- complex tolerances
+
+
+def _complex_hilbert(m: int = 300, n: int = 200) -> np.ndarray:
+    """H[i, j] = exp(iθ_ij) / (i + j + 1) with a phase that is not separable (so not a diagonal rescaling)."""
+    i, j = np.arange(m)[:, None], np.arange(n)[None, :]
+    return np.exp(1j * (0.37 * i + 1.1 * j + 0.5 * i * j / max(m, n))) / (i + j + 1)
+
+
+@pytest.mark.parametrize("method", ["krylov", "subspace"])
+def test_complex_tolerance_is_met_on_a_hilbert_type_matrix(method: str) -> None:
+    H = _complex_hilbert()
+    norm = np.linalg.norm(H)
+    for seed in range(10):
+        U, S, Vh = rsvd(H, tol=3e-7, method=method, rng=seed)  # type: ignore[arg-type]
+        assert np.linalg.norm(H - (U * S) @ Vh) / norm <= 3e-7, seed
+
+
+def test_complex_tolerance_is_met_where_a_blas_norm_loses_a_hundred_eps() -> None:
+    """Entries repeated 256 times (a Kronecker product with a block of ones): a BLAS ``vdot`` sums their
+    squares with a systematic rounding of ~100 eps, 25% of tol² = 9e-14, and an underestimated ‖A‖²
+    made rsvd stop one rank early (error 1.04·tol for 5/5 seeds). ‖A‖_F² is now summed pairwise."""
+    spec = np.concatenate([0.5 ** np.arange(6), 8e-8 * 0.97 ** np.arange(34)])
+    B, _ = low_rank_matrix(40, 40, spec, dtype=np.complex128, rng=2)
+    A = np.kron(B, np.ones((16, 16)))
+    s = np.linalg.svd(A, compute_uv=False)
+    rel_tails = np.sqrt(np.cumsum((s**2)[::-1])[::-1]) / np.linalg.norm(s)
+    k = int(np.flatnonzero(rel_tails / 1.04 <= 5e-7)[0])
+    tol = float(rel_tails[k] / 1.04)  # rank k misses by 4%, rank k + 1 meets it
+    norm = np.linalg.norm(A)
+    for seed in range(5):
+        (U, S, Vh), rep = rsvd(A, tol=tol, rng=seed, report=True)
+        assert np.linalg.norm(A - (U * S) @ Vh) / norm <= tol, (seed, rep.rank, k)

@@ -224,7 +224,11 @@ def test_cur_by_id_is_close_to_optimal_and_takes_a_tolerance() -> None:
     res = cur(A, 20, core="optimal", rng=0)
     assert res.report.fro_error <= 3 * np.sqrt(np.sum(s[20:] ** 2))
     t = cur(A, tol=0.05, rng=0)
-    assert t.report.rank == interp_decomp(A, tol=0.05, rng=0).rank
+    # the ID's rank at tol (35) is where CUR starts; the CUR of that rank misses the tolerance (relative
+    # error 0.088, which cur used to return silently), so the rank grows until the CUR error meets it
+    k_id = interp_decomp(A, tol=0.05, rng=0).rank
+    assert t.report.options["grown_from"] == k_id < t.report.rank
+    assert t.met_tol and _rel(A - t.reconstruct(), A) <= 0.05
     lev = cur(A, tol=0.05, select="leverage", rng=0)
     assert lev.C.shape[1] == lev.report.options["columns"]
 
@@ -345,3 +349,40 @@ def test_tolerance_mode_skips_the_fit_while_the_sketch_says_the_target_is_far() 
     res = interp_decomp(A, tol=1e-4, rng=0, method="randomized")
     assert np.linalg.norm(A - res.reconstruct(A)) <= 1e-4 * np.linalg.norm(A)
     assert res.rank <= 100  # the optimal SVD rank is 88; the column ID needs a few more
+
+
+# --------------------------------------------------------------------------- tolerances are met or reported
+
+
+@pytest.mark.parametrize("select", ["id", "leverage"])
+@pytest.mark.parametrize("core", ["pinv", "optimal"])
+@pytest.mark.parametrize(("kind", "rate", "seed", "tol"), [
+    ("exp", 0.9, 2, 0.1),  # leverage + pinv returned 1000× the tolerance (relative error 101)
+    ("poly", 0.9, 0, 0.03),  # id + pinv: 2.9×
+    ("exp", 0.7, 1, 0.01),  # leverage + optimal: 5.3×
+    ("exp", 0.7, 2, 0.03),
+])
+def test_cur_meets_its_tolerance(select: str, core: str, kind: str, rate: float, seed: int, tol: float) -> None:
+    from rankwise.random import decay, low_rank_matrix
+
+    m, n = (60, 40) if kind == "poly" or (seed == 2 and tol == 0.1) else (120, 80)
+    A, _ = low_rank_matrix(m, n, decay(kind, min(m, n), rate=rate), rng=seed)  # type: ignore[arg-type]
+    res = cur(A, tol=tol, select=select, core=core, rng=seed)  # type: ignore[arg-type]
+    assert res.met_tol is True and res.report.tol == tol
+    assert _rel(A - res.reconstruct(), A) <= tol
+    assert res.report.fro_error == pytest.approx(np.linalg.norm(A - res.reconstruct()), rel=1e-8)
+
+
+def test_cur_says_when_it_cannot_meet_its_tolerance() -> None:
+    """κ(A) = 1e12: even at k = min(m, n) the sampled A[I, J]⁺ loses more than tol = 2e-7."""
+    from rankwise._checks import ToleranceWarning
+    from rankwise.random import low_rank_matrix
+
+    A, _ = low_rank_matrix(25, 11, np.logspace(0, -12, 11), rng=2)
+    with pytest.warns(ToleranceWarning, match=r"^cur: 'tol' = 2e-07 was not met: the relative Frobenius error "
+                                              r"achieved is [0-9.e-]+ \(CUR of rank 11 = min\(m, n\)"):
+        res = cur(A, tol=2e-7, select="leverage", rng=2)
+    assert res.met_tol is False and res.report.rank == 11
+    assert res.report.rel_fro_error == pytest.approx(_rel(A - res.reconstruct(), A), rel=1e-6)
+    assert res.report.rel_fro_error > 2e-7
+    assert cur(A, 3, rng=0).met_tol is None  # a fixed rank has no tolerance to meet

@@ -110,3 +110,48 @@ def test_bad_input() -> None:
         StreamingSVD((10, 6), 7)
     with pytest.raises(TypeError, match="'shape' must be a tuple"):
         StreamingSVD([10, 6], 2)  # type: ignore[arg-type]
+
+
+def test_rows_fed_twice_are_refused_and_the_sketch_is_unchanged() -> None:
+    A, _ = low_rank_matrix(40, 12, decay("exp", 12, rate=0.6), rng=5)
+    sk = StreamingSVD(A.shape, 3, rng=0)
+    sk.update(A[:20], rows=slice(0, 20))
+    before = sk.result()
+    with pytest.raises(ValueError, match=r"'rows' must be rows not fed before; got 20 row\(s\) already fed, the first "
+                                         r"row 0 \(each row of A must be fed exactly once; 20 of 40 seen\)"):
+        sk.update(A[:20], rows=slice(0, 20))  # the same block again, e.g. a restarted reader
+    with pytest.raises(ValueError, match=r"got 1 row\(s\) already fed, the first row 19"):
+        sk.update(A[19:30], rows=np.arange(19, 30))  # overlapping by one row
+    with pytest.raises(ValueError, match=r"'rows' must name each row once; got row 25 more than once"):
+        sk.update(A[[25, 26, 25]], rows=[25, 26, 25])
+    np.testing.assert_array_equal(sk.result().S, before.S)  # nothing of the refused blocks was added
+    assert sk.rows_updated == 20 and not sk.complete
+    sk.update(A[20:], rows=slice(20, 40))
+    assert sk.complete
+    U, S, Vh = sk.result()
+    ref = StreamingSVD(A.shape, 3, rng=0)
+    ref.update(A, rows=slice(0, 40))
+    np.testing.assert_allclose((U * S) @ Vh, (lambda r: (r.U * r.S) @ r.Vh)(ref.result()), atol=1e-12)
+
+
+def test_a_complex_block_is_never_cast_to_a_real_sketch() -> None:
+    sk = StreamingSVD((6, 4), 2, rng=0)
+    with pytest.raises(TypeError, match=r"'block' must be real for sketches of dtype float64; got dtype complex128"):
+        sk.update(np.ones((6, 4)) * (1 + 1j), rows=slice(0, 6))
+    assert sk.rows_updated == 0
+    ok = StreamingSVD((6, 4), 2, dtype=np.complex128, rng=0)
+    ok.update(np.ones((6, 4)), rows=slice(0, 6))  # real data in a complex sketch is exact
+    assert ok.complete
+
+
+def test_dask_blocks_are_tracked_too() -> None:
+    da = pytest.importorskip("dask.array")
+    A, _ = low_rank_matrix(60, 10, decay("exp", 10, rate=0.6), rng=6)
+    sk = StreamingSVD(A.shape, 3, rng=0)
+    sk.update(da.from_array(A[:30], chunks=(10, 10)), rows=slice(0, 30))
+    with pytest.raises(ValueError, match=r"'rows' must be rows not fed before; got 30 row\(s\)"):
+        sk.update(da.from_array(A[:30], chunks=(10, 10)), rows=slice(0, 30))
+    with pytest.raises(TypeError, match=r"'block' must be real"):
+        sk.update(da.from_array(A[30:] * 1j, chunks=(10, 10)), rows=slice(30, 60))
+    sk.update(da.from_array(A[30:], chunks=(10, 10)), rows=slice(30, 60))
+    assert sk.complete and sk.rows_updated == 60

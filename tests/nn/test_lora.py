@@ -145,3 +145,56 @@ def test_the_finetuning_example_trains_few_parameters_and_lowers_the_loss() -> N
     assert run.params_trainable == 2 * 4 * (32 + 32) and run.params_trainable < run.params_total / 4
     assert run.loss_end < run.loss_start / 10
     assert run.merge_gap < 1e-5
+
+
+def test_merge_refuses_a_non_finite_update_and_leaves_the_weight() -> None:
+    base = torch.nn.Linear(8, 6)
+    W0 = base.weight.detach().clone()
+    layer = trained(LoRALinear(base, r=2, alpha=4, rng=0))
+    with torch.no_grad():
+        layer.lora_B[0, 0] = float("nan")  # a diverged adapter
+    with pytest.raises(InputError, match=r"^LoRALinear.merge: the update s·BA must be finite; got 8 NaN or infinite "
+                                         r"value\(s\) of 48 \(lora_A or lora_B diverged\); W₀ is left unchanged$"):
+        layer.merge()
+    assert torch.equal(base.weight, W0) and not layer.merged
+    layer2 = trained(LoRALinear(torch.nn.Linear(8, 6), r=2, alpha=4, rng=0))
+    layer2.alpha = float("inf")  # attributes edited after construction are checked again at merge time
+    with pytest.raises(InputError, match=r"^LoRALinear.merge: 'alpha' must be a finite number > 0; got inf"):
+        layer2.merge()
+    layer2.alpha, layer2.scaling = 4.0, float("nan")
+    with pytest.raises(InputError, match=r"^LoRALinear.merge: the scale must be alpha/r = 2; got nan"):
+        layer2.merge()
+
+
+@pytest.mark.parametrize(("alpha", "msg"), [(float("nan"), "got nan"), (float("inf"), "got inf"), (0.0, "got 0.0"),
+                                            (-2.0, "got -2.0")])
+def test_merged_tensors_refuse_a_bad_alpha_before_writing_anything(alpha: float, msg: str) -> None:
+    from rankwise.nn.checkpoint import as_source
+    from rankwise.nn.peft_io import LoRAAdapter, LoRAFactors, merged_tensors
+
+    base = {"q.weight": torch.ones(4, 3), "q.bias": torch.zeros(4), "k.weight": torch.ones(2, 3)}
+    good = LoRAFactors("linear", torch.ones(1, 3), torch.ones(4, 1), 2.0)
+    bad = LoRAFactors("linear", torch.ones(1, 2), torch.ones(2, 1), alpha)
+    adapter = LoRAAdapter({"q": good, "k": bad})
+    stream = merged_tensors(as_source(base, func="test", name="base"), adapter)
+    with pytest.raises(InputError, match=rf"^lora merge: 'alpha' for module 'k' must be a finite number > 0; {msg}"):
+        next(stream)
+    ok = dict(merged_tensors(as_source(base, func="test", name="base"), LoRAAdapter({"q": good})))
+    torch.testing.assert_close(ok["q.weight"], torch.full((4, 3), 3.0))
+
+
+def test_merged_tensors_refuse_a_nan_lora_alpha_read_from_a_peft_config(tmp_path: Path) -> None:
+    import json
+
+    from rankwise.nn import load_adapter
+    from rankwise.nn.checkpoint import as_source
+    from rankwise.nn.peft_io import LoRAAdapter, LoRAFactors, merged_tensors
+
+    LoRAAdapter({"q": LoRAFactors("linear", torch.ones(1, 3), torch.ones(4, 1), 2.0)}).save(tmp_path / "ad")
+    cfg_path = tmp_path / "ad" / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["lora_alpha"] = float("nan")  # Python's json writes and reads NaN
+    cfg_path.write_text(json.dumps(cfg))
+    ad = load_adapter(tmp_path / "ad")
+    with pytest.raises(InputError, match=r"^lora merge: 'alpha' for module 'q' must be a finite number > 0; got nan"):
+        list(merged_tensors(as_source({"q.weight": torch.ones(4, 3)}, func="test", name="base"), ad))

@@ -232,3 +232,25 @@ def test_cli_reports_monarch_next_to_svd(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(A - M.to_dense()), rep["fro_error"], rtol=1e-10)
     res = CliRunner().invoke(app, ["approx", str(src), "--method", "monarch", "--rank", "9"])
     assert res.exit_code == 2 and "'rank' must be an int in [1, min(s, p)] = [1, 6]; got 9" in res.stderr
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_fast_product_checks_the_result_and_names_bad_input(lib: str) -> None:
+    g = np.random.default_rng(11)
+    M = Monarch(g.standard_normal((4, 4, 4)), g.standard_normal((4, 4, 4)))
+    X = g.standard_normal((16, 3))
+    if lib == "torch":
+        torch = pytest.importorskip("torch")
+        M, X = Monarch(torch.from_numpy(M.L), torch.from_numpy(M.R)), torch.from_numpy(X)
+    dense = M.to_dense()
+    np.testing.assert_allclose(np.asarray(M @ X), np.asarray(dense @ X), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(M @ X[:, 0]), np.asarray(dense @ X[:, 0]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(M @ X.T.T), np.asarray(dense @ X), rtol=1e-12)  # strided input
+    bad = X * 1.0
+    bad[5, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"^Monarch.__matmul__: 'x' must contain only finite values; got 1 NaN"):
+        M @ bad
+    ones = Monarch(M.L * 0 + 1, M.R * 0 + 1)
+    with np.errstate(over="ignore"):
+        big = ones @ (X * 0 + 1e308)  # finite input whose product overflows: returned, as with a dense product
+    assert np.isinf(np.asarray(big)).all()

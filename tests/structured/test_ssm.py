@@ -206,3 +206,129 @@ def test_errors_name_the_argument() -> None:
         hippo("legs", 0)
     with pytest.raises(ValueError, match=r"^ssm_apply: 'u' must be non-empty"):
         ssm_apply(np.ones(0), DiscreteSSM(np.ones(2), np.ones(2), np.ones(2)))
+
+
+# ------------------------------------------------------------------ conjugate pairs, Vandermonde, chunking
+
+
+def naive_ref(N: int, C: np.ndarray, dt: float, L: int) -> np.ndarray:
+    A, B, _ = hippo("legs", N)
+    return ssm_kernel(A, B, C, dt, L)
+
+
+@pytest.mark.parametrize("N", [1, 2, 7, 16, 64])
+@pytest.mark.parametrize("L", [1, 2, 63, 64, 1000])
+def test_conjugate_pair_kernel_is_real_and_equals_naive(N: int, L: int) -> None:
+    pairs = hippo_nplr("legs", N).pairs
+    assert pairs.Lambda.shape == ((N + 1) // 2,) and pairs.V.shape == (N, (N + 1) // 2)
+    C = np.random.default_rng(N * L).standard_normal(N)
+    for dt in (1e-3, 1e-2, 1e-1):
+        K = naive_ref(N, C, dt, L)
+        Kp = ssm_kernel(pairs.dplr, pairs.B, C @ pairs.V, dt, L, method="dplr")
+        assert Kp.dtype == np.float64 and Kp.shape == (L,)
+        assert rel(Kp, K) <= 1e-10
+        Kn = ssm_kernel(pairs.dplr, pairs.B, C @ pairs.V, dt, L)  # naive on the pair form: real coordinates
+        assert Kn.dtype == np.float64 and rel(Kn, K) <= 1e-10
+
+
+def test_pairs_half_the_state_and_discretize_in_real_coordinates() -> None:
+    N, dt = 9, 0.05
+    A, B, _ = hippo("legs", N)
+    pairs = hippo_nplr("legs", N).pairs
+    C = np.linspace(-1, 1, N)
+    sys_p = discretize(pairs.dplr, pairs.B, C @ pairs.V, dt)
+    assert sys_p.A.shape == (2 * len(pairs.Lambda),) * 2 and sys_p.A.dtype == np.float64
+    assert rel(power_kernel(sys_p.A, sys_p.B, sys_p.C, 40), power_kernel(*discretize(A, B, C, dt), 40)) <= 1e-11
+    # x = 2 Re(V x̃): the pairs' V rebuilds the original state from the half-state
+    x_half = np.random.default_rng(0).standard_normal(len(pairs.Lambda)) * (1 + 1j)
+    full = np.concatenate([x_half, x_half.conj()])
+    V_full = np.concatenate([pairs.V, pairs.V.conj()], axis=1)
+    np.testing.assert_allclose(V_full @ full, 2 * (pairs.V @ x_half).real, atol=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, None])
+def test_kernels_chunked_over_L_equal_unchunked(block: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankwise.structured import ssm
+
+    N, L, dt = 16, 777, 0.02
+    nplr = hippo_nplr("legs", N)
+    C = np.random.default_rng(1).standard_normal(N)
+    lam = -np.linspace(0.1, 2, N) + 1j * np.linspace(0, 40, N)
+    args = [(nplr.pairs.dplr, nplr.pairs.B, C @ nplr.pairs.V, "dplr"), (nplr.dplr, nplr.B, C @ nplr.V, "dplr"),
+            (lam, np.ones(N), C, "diagonal")]
+    monkeypatch.setattr(ssm, "LAG_BLOCK", L)  # one block: the whole (N, L) Vandermonde matrix at once
+    whole = [ssm_kernel(A, B, Cv, dt, L, method=m) for A, B, Cv, m in args]
+    monkeypatch.setattr(ssm, "LAG_BLOCK", block)
+    for (A, B, Cv, m), ref in zip(args, whole, strict=True):
+        assert rel(ssm_kernel(A, B, Cv, dt, L, method=m), ref) <= 1e-13
+
+
+@pytest.mark.parametrize("disc", ["bilinear", "zoh"])
+@pytest.mark.parametrize("L", [1, 5, 4096])
+def test_s4d_vandermonde_kernel_equals_powers_of_a_diagonal(disc: str, L: int) -> None:
+    g = np.random.default_rng(L)
+    N, dt = 32, 0.01
+    lam = -g.uniform(0.05, 1, N) + 1j * np.pi * np.arange(N)  # S4D-Lin-like poles
+    B, C = g.standard_normal(N) + 1j * g.standard_normal(N), g.standard_normal(N) + 1j * g.standard_normal(N)
+    Ab, Bb, _ = discretize(lam, B, C, dt, method=disc)
+    K = ssm_kernel(lam, B, C, dt, L, method="diagonal", discretization=disc)
+    assert rel(K, power_kernel(np.diag(Ab), Bb, C, L)) <= 1e-11
+    real = ssm_kernel(-np.linspace(0.1, 3, N), np.ones(N), np.ones(N), dt, L, method="diagonal",
+                      discretization=disc)
+    assert real.dtype == np.float64
+    assert rel(real, ssm_kernel(np.diag(-np.linspace(0.1, 3, N)), np.ones(N), np.ones(N), dt, L,
+                                discretization=disc)) <= 1e-11
+
+
+def test_poles_off_the_vandermonde_path_are_summed_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankwise.structured import ssm
+
+    g = np.random.default_rng(9)
+    N, r, L, dt = 10, 2, 96, 0.05
+    lam = g.uniform(-1, 0.3, N) + 1j * g.standard_normal(N)  # some unstable poles (|ā| > 1)
+    lam[0] = 1j * 2 * np.pi / (L * dt)  # on the imaginary axis: |ā| = 1
+    P, Q = (0.2 * (g.standard_normal((N, r)) + 1j * g.standard_normal((N, r))) for _ in range(2))
+    B, C = (g.standard_normal(N) + 1j * g.standard_normal(N) for _ in range(2))
+    Ad = np.diag(lam) - P @ Q.conj().T
+    I = np.eye(N)
+    Ab, Bb = np.linalg.solve(I - dt / 2 * Ad, I + dt / 2 * Ad), np.linalg.solve(I - dt / 2 * Ad, dt * B)
+    want = power_kernel(Ab, Bb, C, L)
+    assert rel(ssm_kernel(DPLR(lam, P, Q), B, C, dt, L, method="dplr"), want) <= 1e-10
+    monkeypatch.setattr(ssm, "VANDERMONDE_AMPLIFICATION", 0.0)  # every pole summed node by node
+    assert rel(ssm_kernel(DPLR(lam, P, Q), B, C, dt, L, method="dplr"), want) <= 1e-10
+    pairs = hippo_nplr("legs", 12).pairs
+    Cp = np.ones(12) @ pairs.V
+    assert rel(ssm_kernel(pairs.dplr, pairs.B, Cp, dt, L, method="dplr"), naive_ref(12, np.ones(12), dt, L)) <= 1e-10
+
+
+def test_torch_conjugate_pairs_match_numpy() -> None:
+    torch = pytest.importorskip("torch")
+    from rankwise.structured import ConjugateDPLR
+
+    pairs = hippo_nplr("legs", 32).pairs
+    C = np.random.default_rng(3).standard_normal(32) @ pairs.V
+    ref = ssm_kernel(pairs.dplr, pairs.B, C, 0.01, 512, method="dplr")
+    dp = ConjugateDPLR(*(torch.from_numpy(v) for v in pairs.dplr))
+    Kt = ssm_kernel(dp, torch.from_numpy(pairs.B), torch.from_numpy(C), 0.01, 512, method="dplr")
+    assert isinstance(Kt, torch.Tensor) and Kt.dtype == torch.float64
+    assert rel(Kt.numpy(), ref) <= 1e-12
+    lam = torch.from_numpy(-np.linspace(0.1, 1, 8) + 1j * np.arange(8.0))
+    Kd = ssm_kernel(lam, torch.ones(8, dtype=torch.complex128), torch.ones(8, dtype=torch.complex128), 0.01, 300,
+                    method="diagonal")
+    assert rel(Kd.numpy(), ssm_kernel(lam.numpy(), np.ones(8), np.ones(8), 0.01, 300, method="diagonal")) <= 1e-13
+
+
+def test_long_kernel_memory_stays_bounded() -> None:
+    import tracemalloc
+
+    pairs = hippo_nplr("legs", 64).pairs
+    C = np.ones(64) @ pairs.V
+    L = 200_000
+    tracemalloc.start()
+    try:
+        K = ssm_kernel(pairs.dplr, pairs.B, C, 0.01, L, method="dplr")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert K.shape == (L,)
+    assert peak <= 16 * K.nbytes  # O(L): four sums and their spectra; one (N, L) complex matrix would be 128×

@@ -146,9 +146,14 @@ class Symbol(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Const(Expr):
-    """A real number."""
+    """A real, finite number (a constant that overflows while folding is refused)."""
 
     value: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.value):
+            raise ExpressionError(f"expression: a constant must be a finite number; got {self.value!r} "
+                                  "(the numbers overflow when combined)")
 
     @property
     def kind(self) -> Kind:

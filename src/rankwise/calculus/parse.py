@@ -18,7 +18,9 @@ inner (also written ⟨a, b⟩ as ``<a, b>``).
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -107,6 +109,17 @@ class _Parser:
         got = "end of input" if t.kind == "end" else repr(t.text)
         return ParseError(f"parse: {msg} at position {t.pos}; got {got} in {self.text!r}")
 
+    def number(self, tok: Token) -> float:
+        """The literal's value; one that overflows to inf or underflows to 0 is refused, never rounded."""
+        v = float(tok.text)
+        if math.isinf(v):
+            raise ParseError(f"parse: the number {tok.text!r} at position {tok.pos} overflows to inf; "
+                             f"numbers must be at most {sys.float_info.max:.6g} in {self.text!r}")
+        if v == 0.0 and any(c in "123456789" for c in tok.text.lower().split("e")[0]):
+            raise ParseError(f"parse: the number {tok.text!r} at position {tok.pos} underflows to 0; numbers "
+                             f"must be 0 or at least {5e-324:.6g} in magnitude in {self.text!r}")
+        return v
+
     def take(self, text: str) -> bool:
         if self.tok.kind == "op" and self.tok.text == text:
             self.i += 1
@@ -124,6 +137,11 @@ class _Parser:
         except ExpressionError as exc:
             reason = str(exc).removeprefix("expression: ")
             raise ParseError(f"parse: {reason} (at position {tok.pos} in {self.text!r})") from None
+        except OverflowError:
+            raise ParseError(f"parse: the constants overflow when combined at position {tok.pos} in "
+                             f"{self.text!r}") from None
+        except ZeroDivisionError:
+            raise ParseError(f"parse: division by zero at position {tok.pos} in {self.text!r}") from None
 
     def binary(self, ops: tuple[str, ...], operand: Callable[[], Expr]) -> Expr:
         left = operand()
@@ -155,7 +173,7 @@ class _Parser:
         sign = -1.0 if self.take("-") else 1.0
         if self.tok.kind != "num":
             raise self.fail("expected a number after '^'")
-        p = sign * float(self.tok.text)
+        p = sign * self.number(self.tok)
         self.i += 1
         if p == -1.0 and base.kind != ("1", "1"):
             return self.apply(inv, tok, base)
@@ -172,7 +190,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "num":
             self.i += 1
-            return Const(float(tok.text))
+            return Const(self.number(tok))
         if tok.kind == "name":
             self.i += 1
             return self.call(tok) if self.tok.text == "(" and self.tok.kind == "op" else self.symbol(tok)

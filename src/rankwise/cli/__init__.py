@@ -8,9 +8,12 @@ with status 2 (no traceback). Outputs are written atomically and never over an i
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from . import approx, chain, compress, fit, grad, lora, lr_scaling, matmul, rates, retrieval
@@ -18,12 +21,41 @@ from ._common import HELP
 
 __all__ = ["app", "main"]
 
+class _OneLineErrors(TyperGroup):
+    """The root command: usage errors as one line on stderr, exit status 2 (no boxes, no usage dump)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except typer.TyperException as exc:  # click's ClickException (typer vendors click)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as it is
+                sys.stderr.write(exc.format_message() + "\n")
+                sys.exit(2)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "rankwise"
+            message = " ".join(exc.format_message().split())
+            sys.stderr.write(f"rankwise: error: {message} (see '{where} -h')\n")
+            if not standalone_mode:
+                raise
+            sys.exit(2)
+        except typer.Abort:
+            sys.stderr.write("rankwise: error: interrupted\n")
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="rankwise",
     help="Low-rank and structured matrix approximation.",
+    cls=_OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings=HELP,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,11 +27,24 @@ def _die(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def _warn_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+               file: Any = None, line: str | None = None) -> None:
+    """Show a warning as ``rankwise: warning: MESSAGE`` on one line of stderr (no source line)."""
+    sys.stderr.write(f"rankwise: warning: {' '.join(str(message).split())}\n")
+
+
+def note(message: str) -> None:
+    """Print ``rankwise: note: MESSAGE`` on stderr (information that is not part of the result)."""
+    sys.stderr.write(f"rankwise: note: {' '.join(str(message).split())}\n")
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn any failure into one readable line on stderr and exit status 2."""
+    """Turn any failure into one readable line on stderr and exit status 2; warnings into one line each."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_line
+            yield
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
@@ -53,8 +67,10 @@ def _cli_command(fn: F) -> F:
 
 
 def _console() -> Console:
-    """A console for stdout; wide when stdout is not a terminal, so piped tables stay whole."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    """A console for stdout, as wide as the terminal, ``$COLUMNS`` or else 80 columns.
+
+    Tables wider than that are shown one block per row (see :func:`._render.show`)."""
+    return Console(highlight=False)
 
 
 def _fmt(x: float | None, spec: str = ".3e") -> str:
@@ -85,22 +101,29 @@ def _protected(*paths: Path) -> list[Path]:
     return out
 
 
-def _one_matrix(path: Path) -> np.ndarray:
+def _one_matrix(path: Path, header: bool | None = None) -> np.ndarray:
     """The one matrix a file holds, dense."""
-    (nm, *rest) = load_matrices(path)
+    (nm, *rest) = load_matrices(path, header=header)
     if rest:
-        raise ValueError(f"{path}: holds {len(rest) + 1} matrices; matmul needs a file with one")
+        raise ValueError(f"{path}: holds {len(rest) + 1} matrices; this command needs a file with one")
+    _header_note(path, nm.header)
     return np.asarray(densify(nm.array))
 
 
-def _layer_progress(label: str) -> Any:
-    """A transient rich progress bar on stderr for per-layer work."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _header_note(path: Path, header: tuple[str, ...] | None) -> None:
+    """Say on stderr that the first line of ``path`` was read as a header (and how to override)."""
+    if header is not None:
+        shown = ", ".join(header[:6]) + (", …" if len(header) > 6 else "")
+        note(f"{path}: line 1 read as a header ({shown}); pass --no-header to read it as numbers")
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
-
-CheckpointArg = Annotated[Path, typer.Argument(exists=True, help="A .safetensors file or a folder of shards.")]
+CheckpointArg = Annotated[Path, typer.Argument(exists=True, help="A .safetensors file or a folder of shards.",
+                                               show_default=False)]
+ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Replace output files that already exist (never "
+                                                               "an input).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display on stderr.")]
+HeaderOpt = Annotated[bool | None, typer.Option(
+    "--header/--no-header", help="Whether a CSV/text file's first line is a header (default: when none of its "
+                                 "cells looks like a number).", show_default=False)]
 TargetsOpt = Annotated[list[str] | None, typer.Option(
     "--targets", help="Module-name pattern (fnmatch, whole name or trailing part); repeatable.")]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import typer
 
 from .. import _checks
+from .._array import to_numpy
 from ..approx import METHODS, Approximation, describe
 from ..engine import (
     DASK_METHODS,
@@ -23,7 +24,7 @@ from ..engine import (
 from ..io import FORMATS, SAVE_FORMATS, NamedMatrix, check_output, factor_arrays, load_matrices, open_dask, save_arrays
 from ..linalg import NpyMatrix
 from ..random import DEFAULT_RATE, DEFAULT_SHAPE, default_matrix
-from ._common import _cli_command
+from ._common import ForceOpt, HeaderOpt, QuietOpt, _cli_command, _header_note, note
 from ._progress import _progress_bar
 from ._render import _render
 
@@ -67,6 +68,9 @@ def approx(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Print each matrix's plan (scheme, block, passes, fallbacks) on stderr "
                                 "before it runs.")] = False,
+    header: HeaderOpt = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Approximate a matrix by a low-rank one and report the error against the optimum.
 
@@ -83,34 +87,53 @@ def approx(
                          f"{', --passes 1' if passes is not None else ''})")
     options = {"precision": precision} if precision != "full" else {}
     on_dask = use_dask(input, "dask" if scheduler is not None else engine, "rsvd" if passes else method)
+    run = _Run(output, plot, seed, key, all_2d, as_json, passes, None, options, verbose, header, force, quiet)
     if on_dask:
         _checks.integer(chunks, func="approx", name="--chunks", lo=1)
-        with dask_session(scheduler, progress=_progress_bar("dask") if scheduler is None else None):
-            _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, chunks,
-                    options, verbose)
+        with dask_session(scheduler, progress=_progress_bar("dask", quiet) if scheduler is None else None):
+            _approx(input, rank, tol, energy, method, run._replace(dask_chunks=chunks))
         return
-    _approx(input, rank, tol, energy, method, output, plot, seed, key, all_2d, as_json, passes, None, options,
-            verbose)
+    _approx(input, rank, tol, energy, method, run)
+
+
+class _Run(NamedTuple):
+    """The options of one ``approx`` call that are not the target and the method."""
+
+    output: Path | None
+    plot: Path | None
+    seed: int
+    key: str | None
+    all_2d: bool
+    as_json: bool
+    passes: int | None
+    dask_chunks: int | None  # read INPUT through Dask in chunks of this many rows
+    options: dict[str, Any]  # passed to the method
+    verbose: bool  # print each matrix's plan on stderr
+    header: bool | None
+    force: bool
+    quiet: bool
 
 
 def _approx(input: Path | None, rank: int | None, tol: float | None, energy: float | None, method: str,
-            output: Path | None, plot: Path | None, seed: int, key: str | None, all_2d: bool, as_json: bool,
-            passes: int | None, dask_chunks: int | None, options: dict[str, Any] | None = None,
-            verbose: bool = False) -> None:
-    """Body of ``approx`` (``dask_chunks``: read INPUT through Dask in chunks of this many rows;
-    ``options``: passed to the method; ``verbose``: print each matrix's plan on stderr)."""
-    if passes is not None:
-        _streamed(input, rank, tol, energy, passes, seed, output, as_json, dask_chunks)
+            run: _Run) -> None:
+    """Body of ``approx``."""
+    output, plot, seed = run.output, run.plot, run.seed
+    if run.passes is not None:
+        _streamed(input, rank, tol, energy, seed, run)
         return
     if rank is None and tol is None and energy is None:
         tol = DEFAULT_TOL
     inputs = [input] if input is not None else []
     if output is not None:
-        check_output(output, suffixes=SAVE_FORMATS, protect=inputs)
+        check_output(output, suffixes=SAVE_FORMATS, protect=inputs, force=run.force)
     if plot is not None:
-        check_output(plot, suffixes=(".png",), protect=inputs)
-    matrices, reference = _inputs(input, method, seed, key, all_2d, dask_chunks)
-    if verbose:
+        check_output(plot, suffixes=(".png",), protect=inputs, force=run.force)
+    matrices, reference = _inputs(input, method, run)
+    if plot is not None and len(matrices) > 1:  # the per-matrix plot files, before any work
+        for nm in matrices:
+            check_output(_plot_path(plot, nm.name, True), protect=inputs, force=run.force)
+    options = run.options
+    if run.verbose:
         for nm in matrices:
             plan = describe(nm.array, method=method, rank=rank, tol=tol, energy=energy, **(options or {}))
             sys.stderr.write(f"{nm.name}: {plan}\n")
@@ -122,35 +145,52 @@ def _approx(input: Path | None, rank: int | None, tol: float | None, energy: flo
         arrays: dict[str, np.ndarray] = {}
         for nm, ap in rows:
             arrays.update(factor_arrays(ap.factors, f"{nm.name}." if several else ""))
-        save_arrays(output, arrays, protect=inputs)
-    if plot is not None:
-        _plots(rows, plot, inputs)
-    _render(rows, method, seed, as_json, output, plot)
+        save_arrays(output, arrays, protect=inputs, force=run.force)
+    written = _plots(rows, plot, inputs, run.force) if plot is not None else []
+    _render(rows, method, seed, run.as_json, output, written)
 
 
-def _inputs(input: Path | None, method: str, seed: int, key: str | None, all_2d: bool,
-            dask_chunks: int | None) -> tuple[list[NamedMatrix], np.ndarray | None]:
+def _inputs(input: Path | None, method: str, run: _Run) -> tuple[list[NamedMatrix], np.ndarray | None]:
     """The matrices to approximate, and their exact spectrum when it is known (the built-in one)."""
     if input is None:
-        A, S = default_matrix(rng=seed)
+        A, S = default_matrix(rng=run.seed)
         return [NamedMatrix(f"default (σ_i = {DEFAULT_RATE}^i)", A)], S
-    if dask_chunks is not None:
-        return [NamedMatrix(input.stem, open_dask(input, chunks=dask_chunks, key=key))], None
+    if run.dask_chunks is not None:
+        return [NamedMatrix(input.stem, open_dask(input, chunks=run.dask_chunks, key=run.key))], None
     if out_of_core(input, method):
-        return [NamedMatrix(input.stem, NpyMatrix(input, progress=_progress_bar(f"reading {input.name}")))], None
-    return load_matrices(input, key=key, all_2d=all_2d), None
+        bar = _progress_bar(f"reading {input.name}", run.quiet)
+        return [NamedMatrix(input.stem, NpyMatrix(input, progress=bar))], None
+    matrices = load_matrices(input, key=run.key, all_2d=run.all_2d, header=run.header)
+    _header_note(input, matrices[0].header)
+    return matrices, None
 
 
-def _plots(rows: list[tuple[NamedMatrix, Approximation]], plot: Path, inputs: list[Path]) -> None:
-    """One spectrum figure per matrix (``plot``, or ``plot.NAME.png`` for several)."""
+def _plots(rows: list[tuple[NamedMatrix, Approximation]], plot: Path, inputs: list[Path], force: bool) -> list[Path]:
+    """One spectrum figure per matrix (``plot``, or ``plot.NAME.png`` for several); the files written.
+
+    Without the exact spectrum (a matrix above the reference limit) the figure shows the
+    singular values the approximation found."""
     from ..plot import save_figure, spectrum_figure
 
+    written = []
     for nm, ap in rows:
-        if ap.spectrum is None:
-            raise ValueError(f"--plot: {nm.name} is too large for an exact spectrum "
-                             f"({REFERENCE_MAX_ENTRIES:,} entries at most)")
-        fig = spectrum_figure(ap.spectrum, ap.report.rank, title=f"{nm.name} ({ap.report.method})")
-        save_figure(fig, _plot_path(plot, nm.name, len(rows) > 1), protect=inputs)
+        spectrum, known = _plot_spectrum(ap)
+        if spectrum is None:
+            note(f"--plot: no plot for {nm.name}: its method gives no singular values and the matrix is above "
+                 f"{REFERENCE_MAX_ENTRIES:,} entries (the exact spectrum's limit)")
+            continue
+        title = f"{nm.name} ({ap.report.method})" + ("" if known else f", leading {spectrum.size} values")
+        fig = spectrum_figure(spectrum, ap.report.rank, title=title)
+        written.append(save_figure(fig, _plot_path(plot, nm.name, len(rows) > 1), protect=inputs, force=force))
+    return written
+
+
+def _plot_spectrum(ap: Approximation) -> tuple[np.ndarray | None, bool]:
+    """The exact spectrum when known (True), else the approximation's singular values (False), else None."""
+    if ap.spectrum is not None:
+        return np.asarray(ap.spectrum), True
+    S = getattr(ap.factors, "S", None)
+    return (np.asarray(to_numpy(S), dtype=np.float64), False) if S is not None else (None, False)
 
 
 def _plot_path(plot: Path, name: str, several: bool) -> Path:
@@ -160,9 +200,10 @@ def _plot_path(plot: Path, name: str, several: bool) -> Path:
     return plot.with_name(f"{plot.stem}.{safe}{plot.suffix}")
 
 
-def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: float | None, passes: int,
-              seed: int, output: Path | None, as_json: bool, dask_chunks: int | None) -> None:
+def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: float | None, seed: int,
+              run: _Run) -> None:
     """``--passes 1``: the single-pass streaming sketch over a .npy file (or Zarr), read once in row blocks."""
+    passes, output, dask_chunks = run.passes, run.output, run.dask_chunks
     if passes != 1:
         raise ValueError(f"--passes must be 1 (the single-pass sketch); got {passes}")
     if input is None or (input.suffix.lower() != ".npy" and dask_chunks is None):
@@ -170,10 +211,10 @@ def _streamed(input: Path | None, rank: int | None, tol: float | None, energy: f
     if rank is None or tol is not None or energy is not None:
         raise ValueError("--passes 1 needs --rank (a tolerance cannot be checked in one pass)")
     if output is not None:
-        check_output(output, suffixes=SAVE_FORMATS, protect=[input])
+        check_output(output, suffixes=SAVE_FORMATS, protect=[input], force=run.force)
     mat: Any = open_dask(input, chunks=dask_chunks) if dask_chunks is not None else NpyMatrix(
-        input, progress=_progress_bar(f"streaming {input.name}"))
+        input, progress=_progress_bar(f"streaming {input.name}", run.quiet))
     ap = stream_approximate(mat, rank, rng=seed, func="approx")
     if output is not None:
-        save_arrays(output, factor_arrays(ap.factors), protect=[input])
-    _render([(NamedMatrix(input.stem, mat), ap)], "rsvd-1pass", seed, as_json, output, None)
+        save_arrays(output, factor_arrays(ap.factors), protect=[input], force=run.force)
+    _render([(NamedMatrix(input.stem, mat), ap)], "rsvd-1pass", seed, run.as_json, output, [])

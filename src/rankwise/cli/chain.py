@@ -10,6 +10,7 @@ from rich.table import Table
 from ..engine import OrderTiming, time_chain_orders
 from ..linalg.chain import chain_plan
 from ._common import _cli_command, _console
+from ._render import show
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:
@@ -47,4 +48,4 @@ def chain(
     if time_it:
         if repeats < 1:
             raise ValueError(f"--repeats must be >= 1; got {repeats}")
-        console.print(_orders_table(time_chain_orders(parsed, repeats=repeats, rng=seed), seed, repeats))
+        show(console, _orders_table(time_chain_orders(parsed, repeats=repeats, rng=seed), seed, repeats))

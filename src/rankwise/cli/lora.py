@@ -9,20 +9,40 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._common import HELP, CheckpointArg, TargetsOpt, _cli_command, _console, _fmt, _layer_progress, _protected
+from ._common import (
+    HELP,
+    CheckpointArg,
+    ForceOpt,
+    QuietOpt,
+    TargetsOpt,
+    _cli_command,
+    _console,
+    _fmt,
+    _protected,
+)
+from ._progress import _layer_progress
+from ._render import new_table, show
 
 lora_app = typer.Typer(help="LoRA adapters: extract one from a fine-tune, merge one into a checkpoint.",
-                       no_args_is_help=True, context_settings=HELP)
+                       no_args_is_help=True, context_settings=HELP, rich_markup_mode=None)
+
+DEFAULT_ENERGY = 0.99
 
 
 def _extract_table(reports: list[Any], title: str) -> Table:
-    t = Table(title=title, header_style="bold")
-    for col in ("layer", "kind", "shape", "rank", "rel. error", "energy kept", "adapter params", "time"):
-        t.add_column(col, justify="left" if col in ("layer", "kind") else "right", overflow="fold")
+    t = new_table(title, [("layer", "left"), ("kind", "left"), ("shape", "right"), ("rank", "right"),
+                          ("rel. error", "right"), ("energy kept", "right"), ("adapter params", "right"),
+                          ("time", "right")])
     for r in reports:
-        t.add_row(r.name, r.kind, "×".join(map(str, r.shape)), str(r.rank), _fmt(r.rel_error),
-                  f"{100 * r.energy:.4f}%", f"{r.params:,}", f"{r.seconds:.3f} s")
+        rank = f"{r.rank} (whole)" if r.capped else str(r.rank)
+        params = f"{r.params:,}" + (" (> ΔW)" if r.params > r.dense_params else "")
+        t.add_row(r.name, r.kind, "×".join(map(str, r.shape)), rank, _fmt(r.rel_error),
+                  f"{100 * r.energy:.4f}%", params, f"{r.seconds:.3f} s")
     return t
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 @lora_app.command("extract")
@@ -31,24 +51,36 @@ def lora_extract(
     base: CheckpointArg,
     tuned: CheckpointArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Adapter folder to write (PEFT format).")],
-    rank: Annotated[int | None, typer.Option("--rank", help="The same rank for every layer (default 16).")] = None,
-    energy: Annotated[float | None, typer.Option("--energy", help="Per layer, fraction of Σσ² of ΔW kept.")] = None,
+    rank: Annotated[int | None, typer.Option("--rank", help="The same rank for every layer (a smaller layer is "
+                                                            "kept whole).")] = None,
+    energy: Annotated[float | None, typer.Option(
+        "--energy", help=f"Per layer, fraction of Σσ² of ΔW kept (the default, {DEFAULT_ENERGY:g}, when no rule "
+                         "is given).")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Per layer, relative Frobenius error of ΔW.")] = None,
     targets: TargetsOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the randomized SVD.")] = 0,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Extract a LoRA adapter (PEFT format) from BASE and TUNED: truncated SVD of ΔW per layer."""
+    """Extract a LoRA adapter (PEFT format) from BASE and TUNED: truncated SVD of ΔW per layer.
+
+    Unchanged layers are skipped (and listed). The adapter folder appears only once
+    complete; an existing one is replaced only with --force.
+    """
+    from ..io import check_output
     from ..nn.checkpoint import as_source
     from ..nn.extract import iter_extract, plan_extraction
     from ..nn.peft_io import write_adapter
 
     if rank is None and energy is None and tol is None:
-        rank = 16
+        energy = DEFAULT_ENERGY
+    protect = _protected(base, tuned)
+    check_output(output, protect=protect, force=force, folder=True)
     b = as_source(base, func="lora extract", name="BASE")
     t = as_source(tuned, func="lora extract", name="TUNED")
     plan = plan_extraction(b, t, targets, func="lora extract")
     reports: list[Any] = []
-    with _layer_progress("extracting") as bar:
+    with _layer_progress("extracting", quiet) as bar:
         task = bar.add_task("", total=len(plan))
 
         def layers() -> Iterator[tuple[str, Any]]:
@@ -58,15 +90,30 @@ def lora_extract(
                 bar.update(task, completed=len(reports), description=name)
                 yield name, f
 
-        write_adapter(output, layers(), protect=_protected(base, tuned))
+        try:
+            write_adapter(output, layers(), protect=protect, force=force)
+        except ValueError as exc:
+            if reports or "no layer to write" not in str(exc):
+                raise
+            raise ValueError(f"lora extract: TUNED equals BASE on all {len(plan)} candidate layers; there is "
+                             f"nothing to extract ({output} was not written)") from None
     rule = f"rank={rank}" if rank is not None else (f"energy={energy}" if energy is not None else f"tol={tol}")
     console = _console()
-    console.print(_extract_table(reports, f"rankwise lora extract  ({rule}, seed={seed})"))
-    skipped = len(plan) - len(reports)
+    show(console, _extract_table(reports, f"rankwise lora extract  ({rule}, seed={seed})"))
+    done = {r.name for r in reports}
+    skipped = [p.name for p in plan if p.name not in done]
     total = sum(r.params for r in reports)
-    console.print(f"{len(reports)} layers, {total:,} adapter parameters"
-                  + (f"; {skipped} unchanged layers skipped" if skipped else "") + f"; written to {output}",
-                  markup=False)
+    console.print(f"{len(reports)} layers, {total:,} adapter parameters; written to {output}", markup=False)
+    if skipped:
+        console.print(f"{len(skipped)} unchanged layers skipped: {_names(skipped)}", markup=False)
+    larger = [r.name for r in reports if r.params > r.dense_params]
+    if larger:
+        console.print(f"{len(larger)} layers store more numbers as an adapter than ΔW itself ({_names(larger)}): "
+                      "at this rule a low-rank update saves nothing there", markup=False)
+    capped = [r.name for r in reports if r.capped]
+    if capped:
+        console.print(f"{len(capped)} layers are smaller than rank {rank} and are kept whole: {_names(capped)}",
+                      markup=False)
 
 
 @lora_app.command("merge")
@@ -75,14 +122,19 @@ def lora_merge(
     base: CheckpointArg,
     adapter: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="PEFT adapter folder.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Merged .safetensors file to write.")],
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Merge a LoRA adapter into BASE: W = W₀ + (α/r)·BA for every adapted layer."""
+    from ..io import check_output
     from ..nn.checkpoint import as_source, write_safetensors
     from ..nn.peft_io import load_adapter, merged_tensors
 
+    protect = _protected(base, adapter)
+    check_output(output, suffixes=(".safetensors",), protect=protect, force=force)
     ad = load_adapter(adapter)
     src = as_source(base, func="lora merge", name="BASE")
-    with _layer_progress("merging") as bar:
+    with _layer_progress("merging", quiet) as bar:
         task = bar.add_task("", total=len(src.keys()))
 
         def tensors() -> Iterator[tuple[str, Any]]:
@@ -90,12 +142,11 @@ def lora_merge(
                 bar.update(task, completed=i + 1, description=key)
                 yield key, t
 
-        write_safetensors(output, tensors(), protect=_protected(base, adapter))
-    t = Table(title=f"rankwise lora merge  ({adapter})", header_style="bold")
-    for col in ("layer", "kind", "rank", "alpha"):
-        t.add_column(col, justify="left" if col in ("layer", "kind") else "right")
+        write_safetensors(output, tensors(), protect=protect, force=force)
+    t = new_table(f"rankwise lora merge  ({adapter})", [("layer", "left"), ("kind", "left"), ("rank", "right"),
+                                                         ("alpha", "right")])
     for name, f in ad.layers.items():
         t.add_row(name, f.kind, str(f.rank), f"{f.alpha:g}")
     console = _console()
-    console.print(t)
+    show(console, t)
     console.print(f"{len(ad.layers)} layers merged; written to {output}", markup=False)

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..io import check_output
 from ..optim.lr_scaling import HorizonRow, LRScalingReport, LRScalingRow, ProblemSummary, lr_scaling_experiment
-from ._common import _cli_command, _console
+from ._common import ForceOpt, _cli_command, _console
+from ._render import show
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -104,7 +105,7 @@ def lr_scaling_cmd(
                                                               "for T steps on the quadratic problem (simulation, "
                                                               "--draws runs per η).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write η*(B) against B as PNG.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --plot file.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Optimal one-step learning rate against batch size for SGD, SignSGD and Adam: calculator vs simulation.
 
@@ -115,24 +116,22 @@ def lr_scaling_cmd(
     """
     sizes, eps_rel = _numbers(batch_sizes, "batch-sizes"), _numbers(eps, "eps")
     if plot is not None:
-        if plot.exists() and not force:
-            raise ValueError(f"--plot {plot}: exists; pass --force to overwrite it")
-        check_output(plot, suffixes=(".png",))
+        check_output(plot, suffixes=(".png",), force=force)
     report = lr_scaling_experiment(batch_sizes=sizes, eps_rel=eps_rel, n_draws=draws, dim=dim, n_samples=samples,
                                    horizon=horizon, rng=seed)
     console = _console()
     console.print(f"rankwise lr-scaling  (draws={draws}, dim={dim}, seed={seed})", markup=False)
     for problem in report.problems:
-        console.print(_table(problem, [r for r in report.rows if r.problem == problem.name]))
+        show(console, _table(problem, [r for r in report.rows if r.problem == problem.name]))
         for line in _summary_lines(problem, report):
             console.print(line, markup=False)
     if any(math.isnan(r.z) for r in report.rows):
         console.print("z = —: every batch gave the same update (rarer events unseen)", markup=False)
     if report.steps is not None:
-        console.print(_horizon_table(list(report.horizon), report.steps, draws))
+        show(console, _horizon_table(list(report.horizon), report.steps, draws))
         console.print("  ratio = η*_T/η*₁; quadratic model, noise N(0, Σ/B) independent of w", markup=False)
     if plot is not None:
         from ..plot import save_figure
 
-        save_figure(_figure(report), plot)
+        save_figure(_figure(report), plot, force=force)
         console.print(f"plot written to {plot}", markup=False)

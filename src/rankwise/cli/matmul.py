@@ -12,7 +12,8 @@ from rich.table import Table
 from ..engine import CRComparison, cr_compare
 from ..io import FORMATS
 from ..random import lognormal_pair
-from ._common import _cli_command, _console, _one_matrix
+from ._common import HeaderOpt, _cli_command, _console, _one_matrix
+from ._render import show
 
 
 def _matmul_table(name: str, r: CRComparison, n: int, method: str, seed: int) -> Table:
@@ -37,6 +38,7 @@ def matmul_cmd(
                                         "(the c largest, deterministic).")] = "optimal",
     seed: Annotated[int, typer.Option("--seed", help="Seed for the sampling and the built-in matrices.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    header: HeaderOpt = None,
 ) -> None:
     """Approximate A @ B by sampled outer products (CR) and compare with the exact product."""
     if (a is None) != (b is None):
@@ -46,7 +48,7 @@ def matmul_cmd(
         (m, n), p = A.shape, B.shape[1]
         name = f"default {m}×{n} · {n}×{p}, log-normal column scales"
     else:
-        A, B, name = _one_matrix(a), _one_matrix(b), f"{a.name} · {b.name}"
+        A, B, name = _one_matrix(a, header), _one_matrix(b, header), f"{a.name} · {b.name}"
     r = cr_compare(A, B, samples, method=method, rng=seed)
     if as_json:
         row = {"inputs": name, "shape_A": list(A.shape), "shape_B": list(B.shape), "method": method,
@@ -55,4 +57,4 @@ def matmul_cmd(
                "seconds_exact": r.seconds_exact}
         typer.echo(json.dumps(row, indent=2))
         return
-    _console().print(_matmul_table(name, r, A.shape[1], method, seed))
+    show(_console(), _matmul_table(name, r, A.shape[1], method, seed))

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..io import read_columns
 from ..rates import RateReport, analyze
-from ._common import _cli_command, _console
+from ._common import HeaderOpt, _cli_command, _console
+from ._render import show
 
 
 def _g(x: float | None) -> str:
@@ -38,14 +39,16 @@ def rates_cmd(
     start: Annotated[int, typer.Option("--start", help="The index k of the first term.")] = 1,
     floor: Annotated[float | None, typer.Option("--floor", help="Ignore terms at or below this level.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+    header: HeaderOpt = None,
 ) -> None:
     """Classify the convergence of sequences (linear / sublinear / superlinear / order p) and estimate q."""
-    reports = [(name, analyze(col, start=start, floor=floor)) for name, col in read_columns(file).items()]
+    reports = [(name, analyze(col, start=start, floor=floor))
+               for name, col in read_columns(file, header=header).items()]
     if as_json:
         typer.echo(json.dumps([{"sequence": n, **r.to_dict()} for n, r in reports], indent=2))
         return
     console = _console()
-    console.print(_rates_table(reports, f"rankwise rates  ({file.name})"))
+    show(console, _rates_table(reports, f"rankwise rates  ({file.name})"))
     for name, rep in reports:
         for note in rep.notes:
             console.print(f"{name}: {note}", markup=False)

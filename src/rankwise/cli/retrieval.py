@@ -9,11 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from .._threads import single_blas_thread
 from ..io import FORMATS, check_output
-from ._common import HELP, _checks_choice, _cli_command, _console, _one_matrix
+from ._common import HELP, ForceOpt, HeaderOpt, _checks_choice, _cli_command, _console, _one_matrix
+from ._render import show
 
 retrieval_app = typer.Typer(help="k-NN search with an expensive scorer through CUR (ANNCUR).",
-                            no_args_is_help=True, context_settings=HELP)
+                            no_args_is_help=True, context_settings=HELP,
+                            rich_markup_mode=None)
 
 
 def _int_list(text: str, option: str) -> list[int]:
@@ -65,6 +68,8 @@ def retrieval_eval(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write recall against scorer pairs as a PNG.")
                     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    header: HeaderOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Recall@k against scorer pairs per query: ANNCUR, adaptive ANNCUR and random re-ranking."""
     from ..plot import save_figure
@@ -72,23 +77,24 @@ def retrieval_eval(
 
     bs, kk = _int_list(budgets, "--budgets"), _int_list(ks, "--ks")
     if plot is not None:
-        check_output(plot, suffixes=(".png",), protect=[matrix] if matrix else [])
+        check_output(plot, suffixes=(".png",), protect=[matrix] if matrix else [], force=force)
     if matrix is None:
         M = synthetic_scores(_checks_choice(kind, ("kernel", "lowrank"), "kind"), queries, items,  # type: ignore[arg-type]
                              rng=seed)
         name = f"built-in {kind} {queries}×{items}"
     else:
-        M, name = _one_matrix(matrix), matrix.name
-    rep = evaluate(M, bs, ks=kk, n_anchor_queries=anchor_queries, n_test=test, anchor_fraction=anchor_fraction,
-                   rounds=rounds, select=select, rng=seed)  # type: ignore[arg-type]
+        M, name = _one_matrix(matrix, header), matrix.name
+    with single_blas_thread():  # many small solves: BLAS threads only add synchronisation
+        rep = evaluate(M, bs, ks=kk, n_anchor_queries=anchor_queries, n_test=test, anchor_fraction=anchor_fraction,
+                       rounds=rounds, select=select, rng=seed)  # type: ignore[arg-type]
     title = (f"rankwise retrieval eval  ({name}; {anchor_queries} anchor queries, {rep.n_test} test queries, "
              f"select={select}, rounds={rounds}, seed={seed})")
     if plot is not None:
-        save_figure(recall_figure(rep, title=name), plot, protect=[matrix] if matrix else [])
+        save_figure(recall_figure(rep, title=name), plot, protect=[matrix] if matrix else [], force=force)
     if as_json:
         typer.echo(json.dumps(rep.as_dict(), indent=2))
         return
     console = _console()
-    console.print(_recall_table(rep, title))
+    show(console, _recall_table(rep, title))
     console.print(f"offline: {rep.offline_pairs[-1]:,} scorer pairs (anchor queries × items) per index"
                   + (f"; plot written to {plot}" if plot is not None else ""), markup=False)

@@ -1,5 +1,6 @@
 """Dense and randomized linear algebra: pseudo-inverse, least squares, SVDs, matrix chains."""
 
+from .._checks import ToleranceWarning as ToleranceWarning
 from ._operator import NpyMatrix as NpyMatrix
 from ._operator import Operator as Operator
 from .chain import ChainPlan as ChainPlan
@@ -41,6 +42,7 @@ __all__ = [
     "RSVDPlan",
     "Scheme",
     "StreamingSVD",
+    "ToleranceWarning",
     "chain_dot",
     "chain_plan",
     "cr_expected_error",

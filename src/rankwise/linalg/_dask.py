@@ -28,7 +28,7 @@ import numpy as np
 from .. import _checks
 from .._array import Array
 from .._threads import blas_thread_limit
-from ._operator import Operator
+from ._operator import Operator, sum_sq
 
 __all__ = ["DaskOperator", "SchedulerUnreachable", "dask_compute", "is_dask", "row_chunked", "session",
            "sketch_rows", "tree_sum"]
@@ -146,7 +146,7 @@ def _adjoint(block: Any) -> Any:
 
 
 def _fro_sq_chunk(block: Any) -> float:
-    return float(np.vdot(block, block).real)
+    return sum_sq(np.asarray(block))
 
 
 def _rows_fused(block: Any, X: np.ndarray, adjoint: bool, fro: bool, gram: bool = False) -> tuple[Any, ...]:

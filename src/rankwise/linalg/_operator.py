@@ -24,6 +24,7 @@ input's own library and device for dense arrays, NumPy for everything else.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -95,6 +96,8 @@ class Operator(abc.ABC):
     """Rows and columns can be read without a product (CUR needs this)."""
     knows_norm: ClassVar[bool] = False
     """:meth:`fro_sq` gives ‖A‖_F² exactly (else only :meth:`frobenius_sq`'s estimate)."""
+    rescalable: ClassVar[bool] = False
+    """:meth:`max_abs` and :meth:`scaled` work: entries near overflow or underflow are scaled away."""
 
     shape: tuple[int, int]
     dtype: Any
@@ -188,6 +191,14 @@ class Operator(abc.ABC):
         """The same operator, not summing ‖A‖_F² during its first read (streamed kinds)."""
         return self
 
+    def max_abs(self) -> float | None:
+        """max |a_ij| where the entries are in memory, else None."""
+        return None
+
+    def scaled(self, e: int) -> Operator | None:
+        """2^e · A (exact: a power of two) for :attr:`rescalable` kinds, else None."""
+        return None
+
     def single_precision(self) -> Operator | None:
         """The same matrix rounded to float32 (complex64) where that is cheap, else None."""
         return None
@@ -226,24 +237,44 @@ class Operator(abc.ABC):
 # --------------------------------------------------------------------------- dense
 
 
+FRO_BLOCK_ENTRIES = 2**17  # ‖A‖_F² of NumPy input is summed in blocks of this many entries (1-2 MiB)
+
+
+def sum_sq(block: np.ndarray) -> float:
+    """Σ|x|² of a NumPy block, accurate to a few eps: squares in float64 summed pairwise (numpy's sum).
+
+    A BLAS dot product (``vdot``) accumulates in a few long running sums and loses up to ~100 eps
+    on large matrices, which a relative tolerance near 1e-7 (tol² ~ 400 eps) cannot afford.
+    """
+    b = np.ascontiguousarray(block)
+    if b.dtype.kind == "c":
+        b = b.view(b.real.dtype)  # the real and imaginary parts side by side: Σ|z|² = Σ re² + im²
+    flat = b.reshape(-1)
+    if flat.dtype != np.float64:
+        flat = flat.astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):  # out-of-range sums are the caller's to rescale
+        return float(np.sum(np.square(flat)))
+
+
 def fro_sq_dense(A: Array) -> float:
-    """‖A‖_F² accumulated in float64 (float32 data is summed in float64 blocks)."""
+    """‖A‖_F², accurate to a few eps (squares summed pairwise in float64, in blocks of bounded size).
+
+    Overflows to inf and underflows to 0 like any sum of squares: callers check the result with
+    :func:`rankwise._numerics.in_safe_range` and rescale A where needed (see ``_inputs.prepare``).
+    """
     if _array.is_numpy(A):
-        if A.dtype in (np.float64, np.complex128):
-            flat = A.reshape(-1) if A.flags.c_contiguous or A.flags.f_contiguous else np.ravel(A)
-            return float(np.vdot(flat, flat).real)
-        total = 0.0
-        step = max(1, 2**22 // max(1, A.shape[1]))
-        for i in range(0, A.shape[0], step):
-            blk = np.asarray(A[i:i + step], dtype=np.complex128 if np.iscomplexobj(A) else np.float64)
-            total += float(np.vdot(blk, blk).real)
-        return total
+        M = A.T if A.flags.f_contiguous and not A.flags.c_contiguous else A
+        step = max(1, FRO_BLOCK_ENTRIES // max(1, M.shape[1]))
+        return math.fsum(sum_sq(M[i:i + step]) for i in range(0, M.shape[0], step))
     if _array.is_torch(A):
         torch = sys.modules["torch"]
-        return float(torch.linalg.vector_norm(A, dtype=torch.complex128 if A.is_complex() else torch.float64)) ** 2
+        wide = A.to(torch.complex128 if A.is_complex() else torch.float64)
+        real = torch.view_as_real(wide) if wide.is_complex() else wide
+        return float(torch.sum(torch.square(real)))  # torch's CPU sums are cascaded (pairwise-like)
     xp = _array.namespace(A)
     A64 = xp.astype(A, xp.complex128 if _array.is_complex(A) else xp.float64)
-    return _array.to_float(xp.sum(xp.abs(A64) ** 2))
+    parts = (xp.real(A64), xp.imag(A64)) if _array.is_complex(A) else (A64,)
+    return math.fsum(_array.to_float(xp.sum(p * p)) for p in parts)
 
 
 class DenseOperator(Operator):
@@ -253,6 +284,7 @@ class DenseOperator(Operator):
     has_entries = True
     row_access = True
     knows_norm = True
+    rescalable = True
 
     def __init__(self, A: Array) -> None:
         self.A = A
@@ -290,6 +322,13 @@ class DenseOperator(Operator):
     def raise_nonfinite(self, *, func: str, name: str = "A") -> None:
         _checks.finite(self.A, func=func, name=name)
 
+    def max_abs(self) -> float:
+        xp = self.xp
+        return _array.to_float(xp.max(xp.abs(self.A)))
+
+    def scaled(self, e: int) -> Operator:
+        return DenseOperator(_array.scale_pow2(self.A, e))
+
     def single_precision(self) -> Operator | None:
         if dtype_name(self.dtype) not in ("float64", "complex128"):
             return None
@@ -316,6 +355,7 @@ class SparseOperator(Operator):
     has_entries = True
     row_access = True
     knows_norm = True
+    rescalable = True
 
     def __init__(self, A: Any) -> None:
         A = A.tocsr() if A.format not in ("csr", "csc") else A
@@ -338,6 +378,7 @@ class SparseOperator(Operator):
     def from_input(cls, A: Any, *, func: str, name: str) -> Operator:
         if A.ndim != 2:
             _checks._fail(func, f"'{name}' must be 2-D; got a sparse array of shape {A.shape}")
+        _checks.supported_dtype(A.dtype, func=func, name=name)
         data = A.data if hasattr(A, "data") else np.empty(0)
         if data.size and data.dtype.kind in "fc":
             _checks.finite(data, func=func, name=name)
@@ -368,8 +409,16 @@ class SparseOperator(Operator):
         return self.A.toarray()
 
     def fro_sq(self) -> float:
+        return sum_sq(self.A.data)
+
+    def max_abs(self) -> float:
         data = self.A.data
-        return float(np.vdot(data, data).real)
+        return float(np.max(np.abs(data))) if data.size else 0.0
+
+    def scaled(self, e: int) -> Operator:
+        B = self.A.copy()
+        B.data = _array.scale_pow2(B.data, e)
+        return SparseOperator(B)
 
 
 # --------------------------------------------------------------------------- LinearOperator
@@ -396,6 +445,12 @@ class ProductOperator(Operator):
     @classmethod
     def accepts(cls, A: Any) -> bool:
         return _is_linear_operator(A)
+
+    @classmethod
+    def from_input(cls, A: Any, *, func: str, name: str) -> Operator:
+        if A.dtype is not None:
+            _checks.supported_dtype(A.dtype, func=func, name=name)
+        return cls(A)
 
     def matmat(self, X: Array) -> Array:
         return np.asarray(self.A.matmat(X))
@@ -448,6 +503,7 @@ class NpyMatrix:
             _checks._fail(func, f"the file must be C-ordered; {self.path} is Fortran-ordered (save A.T instead)")
         if mm.dtype.kind not in "fc":
             _checks._fail(func, f"the file must hold floating values; got dtype {mm.dtype}", _checks.InputTypeError)
+        _checks.supported_dtype(mm.dtype, func=func, name="path")
         self.shape: tuple[int, int] = (int(mm.shape[0]), int(mm.shape[1]))
         self.dtype = mm.dtype
         self.offset = int(mm.offset)
@@ -510,7 +566,7 @@ class NpyOperator(Operator):
         want, acc = self._want_norm(), 0.0
         for i0, blk in self.source.blocks():
             out[i0:i0 + blk.shape[0]] = blk @ X
-            acc += float(np.vdot(blk, blk).real) if want else 0.0
+            acc += sum_sq(blk) if want else 0.0
         if want:
             self._fro = acc
         return out
@@ -530,14 +586,14 @@ class NpyOperator(Operator):
             Yi = blk @ X
             Y[i0:i0 + blk.shape[0]] = Yi
             Z += blk.conj().T @ Yi
-            acc += float(np.vdot(blk, blk).real) if want else 0.0
+            acc += sum_sq(blk) if want else 0.0
         if want:
             self._fro = acc
         return Y, Z
 
     def fro_sq(self) -> float:
         if self._fro is None:
-            self._fro = sum(float(np.vdot(b, b).real) for _, b in self.source.blocks())
+            self._fro = math.fsum(sum_sq(b) for _, b in self.source.blocks())
         return self._fro
 
     def without_norm(self) -> Operator:

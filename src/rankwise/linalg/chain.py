@@ -297,16 +297,80 @@ def chain_plan(shapes: Sequence[Sequence[int]], *, order: Order = "optimal") -> 
     return _plan(norm, order)
 
 
-def _run(tree: Tree, mats: list[Array]) -> Array:
+class _Program(NamedTuple):
+    """A plan compiled for execution: reshapes of middle vectors, then pairwise products.
+
+    ``steps[k] = (i, j)`` overwrites slot i with ``slot_i @ slot_j``; the product ends in slot 0.
+    End vectors stay 1-D, because ``@`` already reads a leading 1-D operand as a row and a trailing
+    one as a column and drops that axis, as :func:`numpy.linalg.multi_dot` does.
+    """
+
+    reshapes: tuple[tuple[int, tuple[int, int]], ...]
+    steps: tuple[tuple[int, int], ...]
+    scalar: bool  # both ends are vectors: the result is 0-d
+
+
+def _steps(tree: Tree, out: list[tuple[int, int]]) -> int:
+    """Append the products of ``tree`` in post-order; return the slot holding its result (its first operand)."""
     if isinstance(tree, int):
-        return mats[tree]
-    return _run(tree[0], mats) @ _run(tree[1], mats)
+        return tree
+    left, right = _steps(tree[0], out), _steps(tree[1], out)
+    out.append((left, right))
+    return left
 
 
-def _three(dims: tuple[int, ...]) -> Tree:
-    """The cheaper of (A0 A1) A2 and A0 (A1 A2) without planning (ties: the latter, as the DP and numpy)."""
-    a, b, c, d = dims
-    return ((0, 1), 2) if a * b * c + a * c * d < b * c * d + a * b * d else (0, (1, 2))
+@functools.lru_cache(maxsize=1024)
+def _program(shapes: tuple[tuple[int, ...], ...], tree: Tree | None) -> _Program | None:
+    """The program for these shapes (``tree=None``: the cheapest order), or None when the shapes are not a
+    valid chain, so that the validating path reports the error. Depends on shapes only: any dtype may use it."""
+    if any(len(s) not in (1, 2) or 0 in s for s in shapes):
+        return None
+    try:
+        dims = _orient(shapes, "chain_dot")
+    except _checks.InputError:
+        return None
+    if tree is None:
+        tree = ORDERS["optimal"](dims)
+    last = len(shapes) - 1
+    reshapes = tuple((i, (dims[i], dims[i + 1])) for i, s in enumerate(shapes) if len(s) == 1 and 0 < i < last)
+    steps: list[tuple[int, int]] = []
+    _steps(tree, steps)
+    return _Program(reshapes, tuple(steps), len(shapes[0]) == 1 and len(shapes[-1]) == 1)
+
+
+def _apply(program: _Program, arrays: tuple[Any, ...], dot: Callable[[Any, Any], Any]) -> Any:
+    slots = list(arrays)
+    for i, shape in program.reshapes:
+        slots[i] = slots[i].reshape(shape)
+    for i, j in program.steps:
+        slots[i] = dot(slots[i], slots[j])
+    return slots[0]
+
+
+_FAST_DTYPES = frozenset("fdFD")  # float32, float64, complex64, complex128: already computing dtypes
+
+
+def _numpy_fast(arrays: tuple[Any, ...], tree: Tree | None) -> np.ndarray | None:
+    """The product of NumPy operands in computing dtypes, or None to take the validating path.
+
+    No operand is copied or converted, and none is scanned: finiteness is read from the product,
+    since in IEEE arithmetic a NaN or ±∞ entry of any operand reaches it (NaN·x = NaN, ∞·0 = NaN,
+    ∞·x = ±∞, and every entry of every operand multiplies at least one entry of its neighbour).
+    When the product is not finite the validating path runs, which names the operand at fault
+    (or, when all are finite and the product overflowed, returns the same product).
+    """
+    if len(arrays) < 2:
+        return None
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype.char not in _FAST_DTYPES:
+            return None
+    program = _program(tuple([a.shape for a in arrays]), tree)
+    if program is None:
+        return None
+    out = _apply(program, arrays, np.dot)
+    if program.scalar:
+        out = np.asarray(out)
+    return out if math.isfinite(np.vdot(out, out).real) else None
 
 
 def chain_dot(*arrays: Array, plan: ChainPlan | None = None) -> Array:
@@ -318,9 +382,7 @@ def chain_dot(*arrays: Array, plan: ChainPlan | None = None) -> Array:
         At least two operands of one library and device (NumPy, torch or array API);
         vectors are oriented as described in the module.
     plan : ChainPlan, optional
-        A plan from :func:`chain_plan` for exactly these shapes; default: the cheapest order
-        (cached per shape tuple; chains of two and three operands skip planning, and valid
-        NumPy operands are checked in one BLAS pass each: the tiny-size shortcut).
+        A plan from :func:`chain_plan` for exactly these shapes; default: the cheapest order.
 
     Returns
     -------
@@ -330,8 +392,13 @@ def chain_dot(*arrays: Array, plan: ChainPlan | None = None) -> Array:
 
     Notes
     -----
-    Equivalent to ``numpy.linalg.multi_dot`` (same order for the same shapes) and to
-    ``torch.linalg.multi_dot``, with vectors allowed inside the chain and plans reusable.
+    Equivalent to ``numpy.linalg.multi_dot`` (same order and the same multiply-adds for the
+    same shapes) and to ``torch.linalg.multi_dot``, with vectors allowed inside the chain and
+    plans reusable. The execution program is cached per shape tuple, so a repeated chain is
+    not planned again; operands are never copied. NumPy operands in float32/64 or
+    complex64/128 are not scanned for NaN/Inf: a non-finite entry of any operand always
+    reaches the product, so the product is checked instead, and the operands only when it
+    is not finite (to name the one at fault).
 
     Examples
     --------
@@ -340,60 +407,34 @@ def chain_dot(*arrays: Array, plan: ChainPlan | None = None) -> Array:
     >>> chain_dot(A, 2 * A, A, x).tolist()
     [0.0, 2.0, 4.0]
     """
+    tree = None
+    if plan is not None:
+        if not isinstance(plan, ChainPlan) or plan.shapes != tuple([getattr(a, "shape", None) for a in arrays]):
+            return _chain_dot_checked(arrays, plan)
+        tree = plan.tree
+    out = _numpy_fast(arrays, tree)
+    return out if out is not None else _chain_dot_checked(arrays, plan)
+
+
+def _chain_dot_checked(arrays: tuple[Any, ...], plan: Any) -> Array:
+    """:func:`chain_dot` with every operand validated by :mod:`rankwise._checks` (any library)."""
     func = "chain_dot"
     if len(arrays) < 2:
         _checks._fail(func, f"'arrays' must be at least 2 arrays; got {len(arrays)}")
-    if _fast_accept(arrays):  # the same rules, checked in one BLAS pass per operand
-        mats = list(arrays)
-    else:
-        mats = [_checks.array(a, func=func, name=f"arrays[{i}]", ndim=(1, 2)) for i, a in enumerate(arrays)]
-        _checks.same_namespace(func, **{f"arrays[{i}]": a for i, a in enumerate(mats)})
-    shapes = tuple(tuple(a.shape) for a in mats)
-    if plan is None:
-        dims = _orient(shapes, func)
-        tree = (0, 1) if len(mats) == 2 else _three(dims) if len(mats) == 3 else _optimal_tree(dims)
-        out_shape = _out_shape(shapes, dims)
-    elif not isinstance(plan, ChainPlan) or plan.shapes != shapes:
+    mats = [_checks.array(a, func=func, name=f"arrays[{i}]", ndim=(1, 2)) for i, a in enumerate(arrays)]
+    _checks.same_namespace(func, **{f"arrays[{i}]": a for i, a in enumerate(mats)})
+    shapes = tuple(tuple(int(d) for d in a.shape) for a in mats)
+    if plan is not None and (not isinstance(plan, ChainPlan) or plan.shapes != shapes):
         got = f"a plan for shapes {plan.shapes}" if isinstance(plan, ChainPlan) else f"{type(plan).__name__}"
         _checks._fail(func, f"'plan' must be a ChainPlan for shapes {shapes}; got {got}")
-    else:
-        dims, tree, out_shape = plan.dims, plan.tree, plan.out_shape
-    return _execute(mats, dims, tree, out_shape)
-
-
-_FAST_DTYPES = "fdFD"  # float32, float64, complex64, complex128: already computing dtypes
-
-
-def _fast_accept(arrays: tuple[Any, ...]) -> bool:
-    """True when every operand is a non-empty, finite 1-D/2-D NumPy array in its computing dtype.
-
-    Finiteness is read from one BLAS pass, ⟨a, a⟩ = Σ|a_i|², which is NaN or ∞ whenever an entry
-    is (it can also overflow for finite entries above ~1e154: those then take the slow path).
-    Anything not accepted here, including every invalid input, goes through
-    :mod:`rankwise._checks`, so the error messages are the usual ones; this only saves their
-    overhead (about half the time of a matrix-vector chain, most of the time of a tiny one).
-    """
-    for a in arrays:
-        if type(a) is not np.ndarray or a.dtype.char not in _FAST_DTYPES or a.ndim not in (1, 2) or a.size == 0:
-            return False
-    for a in arrays:
-        flat = a.ravel(order="K")
-        if not math.isfinite(np.vdot(flat, flat).real):
-            return False
-    return True
+    _orient(shapes, func)  # raises on the first pair that does not match
+    program = _program(shapes, None if plan is None else plan.tree)
+    assert program is not None  # the operands were validated above
+    xp = _array.namespace(mats[0])
+    out = _apply(program, tuple(mats), xp.matmul)
+    return xp.reshape(out, ()) if program.scalar else out
 
 
 def _out_shape(shapes: tuple[tuple[int, ...], ...], dims: tuple[int, ...]) -> tuple[int, ...]:
     """An end vector drops its axis from the product."""
     return (() if len(shapes[0]) == 1 else (dims[0],)) + (() if len(shapes[-1]) == 1 else (dims[-1],))
-
-
-def _execute(mats: list[Array], dims: tuple[int, ...], tree: Tree, out_shape: tuple[int, ...]) -> Array:
-    if all(a.ndim == 2 for a in mats):
-        return _run(tree, mats)
-    if type(mats[0]) is np.ndarray:  # NumPy's own reshape: the array-API wrapper costs more than a tiny product
-        as2d = [a if a.ndim == 2 else a.reshape(dims[i], dims[i + 1]) for i, a in enumerate(mats)]
-        return _run(tree, as2d).reshape(out_shape)
-    xp = _array.namespace(mats[0])
-    as2d = [a if a.ndim == 2 else xp.reshape(a, (dims[i], dims[i + 1])) for i, a in enumerate(mats)]
-    return xp.reshape(_run(tree, as2d), out_shape)

@@ -6,6 +6,7 @@ from typing import Literal, NamedTuple
 
 from .. import _array, _checks, _numerics
 from .._array import Array
+from ._inputs import rescale_result, safe_dense
 
 __all__ = ["LstsqResult", "lstsq", "pinv"]
 
@@ -61,8 +62,11 @@ def pinv(A: Array, *, rtol: float | None = None) -> Array:
     """
     func = "pinv"
     A = _checks.matrix(A, func=func)
-    U, _, Vh, S_inv, _ = _thin_svd(A, _rtol(rtol, A, func))
-    return _array.conj_transpose(Vh) @ (S_inv[:, None] * _array.conj_transpose(U))
+    r = _rtol(rtol, A, func)
+    As, e = safe_dense(A, func=func)  # (2^e A)⁺ = 2^-e A⁺: exact, and no 1/σ overflows on the way
+    U, _, Vh, S_inv, _ = _thin_svd(As, r)
+    P = _array.conj_transpose(Vh) @ (S_inv[:, None] * _array.conj_transpose(U))
+    return rescale_result(P, e, func=func, what="the entries of A⁺ (1/σ for A's smallest kept singular value σ)")
 
 
 class LstsqResult(NamedTuple):
@@ -122,18 +126,23 @@ def lstsq(A: Array, B: Array, *, side: Literal["left", "right"] = "left",
     xp = _array.namespace(A, B)
     dt = xp.result_type(A.dtype, B.dtype)
     A, B = xp.astype(A, dt), xp.astype(B, dt)
-    U, S, Vh, S_inv, r = _thin_svd(A, _rtol(rtol, A, func))
+    rt = _rtol(rtol, A, func)
     vec = B.ndim == 1
+    B2 = (B[:, None] if side == "left" else B[None, :]) if vec else B
+    # the solution for (2^ea A, 2^eb B) is 2^(eb - ea) X: exact, and nothing overflows on the way
+    A, ea = safe_dense(A, func=func)
+    B2, eb = safe_dense(B2, func=func, name="B")
+    U, S, Vh, S_inv, r = _thin_svd(A, rt)
     if side == "left":
-        B2 = B[:, None] if vec else B
         X = _array.conj_transpose(Vh) @ (S_inv[:, None] * (_array.conj_transpose(U) @ B2))
-        R = A @ X - B2
-        res = xp.sum(xp.abs(R) ** 2, axis=0)
+        res = xp.sum(xp.abs(A @ X - B2) ** 2, axis=0)
         X = X[:, 0] if vec else X
     else:
-        B2 = B[None, :] if vec else B
         X = ((B2 @ _array.conj_transpose(Vh)) * S_inv[None, :]) @ _array.conj_transpose(U)
-        R = X @ A - B2
-        res = xp.sum(xp.abs(R) ** 2, axis=1)
+        res = xp.sum(xp.abs(X @ A - B2) ** 2, axis=1)
         X = X[0, :] if vec else X
+    X = rescale_result(X, ea - eb, func=func, what="the entries of the solution X")
+    res = rescale_result(res, -2 * eb, func=func, what="the squared residual norms ‖AX − B‖²",
+                         dtype_hint="; scale 'A' and 'B' alike by a power of two (X is unchanged)")
+    S = rescale_result(S, -ea, func=func, what="the singular values of 'A'")
     return LstsqResult(X, res[0] if vec else res, r, S)

@@ -15,7 +15,7 @@ from .._array import Array
 from .._checks import InputError
 from ..factors import ApproxReport, SVDResult
 from ..random import RNGLike, as_generator
-from ._inputs import as_operator, fro_sq_checked
+from ._inputs import Prepared, as_operator, prepare, rescale_result, rescaled
 from ._operator import KeptProducts, Operator
 from .sketch import (
     NORMALIZERS,
@@ -187,21 +187,35 @@ def _first_block(op: Operator, l: int, sketch: str, gen: np.random.Generator,
     return _FirstBlock(W0, Y0, Zraw, G0)
 
 
-def _check_sketch(op: Operator, Y: Array) -> None:
+class _Rescale(Exception):  # a signal, not an error: the caller reruns on 2^e A
+    """Raised by :func:`_check_sketch` when A's magnitude needs safe scaling that no pass has checked yet."""
+
+
+def _check_sketch(op: Operator, Y: Array, rescale: bool = False) -> None:
     """A Gaussian sketch AΩ is finite exactly when A is (a NaN or ±Inf entry spreads into its row,
     and from there into every entry of Aᴴ(AΩ)).
 
     This replaces a separate pass over A when ‖A‖_F is not needed; the usual message,
-    with the counts, comes from the full check, made only once something is wrong.
+    with the counts, comes from the full check, made only once something is wrong. With
+    ``rescale`` (A was not scanned by ``_inputs.prepare``), the sketch also stands in for A's
+    magnitude: A finite but AΩ overflowing, or ‖AΩ‖² outside the safe range, raises
+    :class:`_Rescale` and the run is repeated on 2^e A.
     """
     xp = _array.namespace(Y)
     if bool(_array.to_float(xp.all(xp.isfinite(Y)))):
+        if rescale and op.rescalable:
+            with np.errstate(over="ignore", under="ignore"):
+                ysq = _array.to_float(xp.sum(xp.abs(Y) ** 2))
+            if not _numerics.in_safe_range(ysq, op.dtype):
+                raise _Rescale
         return
     op.raise_nonfinite(func="rsvd")
+    if rescale and op.rescalable:
+        raise _Rescale
     _checks._fail("rsvd", f"the products of 'A' ({op.label}) must be finite; A @ Ω returned non-finite values")
 
 
-def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator) -> _Basis:
+def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator, rescale: bool = False) -> _Basis:
     """Block Krylov on the row space: W = [W0, Z1, …, Zq] orthonormal with Z_j ⊂ (AᴴA)^j W0, and Y = A W.
 
     Every block's product A Z_j is kept, so the Rayleigh–Ritz projection A W Wᴴ needs no
@@ -213,7 +227,7 @@ def _krylov(op: Operator, l: int, q: int, sketch: str, gen: np.random.Generator)
     xp = op.xp
     kept = op.kept()
     W0, Y0, Zraw, G0 = _first_block(op, l, sketch, gen, kept)
-    _check_sketch(op, Y0 if Zraw is None or kept is None else Zraw)  # kept: Aᴴ(AΩ), already here
+    _check_sketch(op, Y0 if Zraw is None or kept is None else Zraw, rescale)  # kept: Aᴴ(AΩ), already here
     wd = W0.dtype
     Ws, Ys = [W0], [Y0]
     grams, raws = [G0], []  # kept input: (A W_j)ᴴ(A W_j) and Aᴴ A W_j of each block
@@ -644,7 +658,10 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
         Dense arrays may be NumPy, torch (CPU or CUDA: nothing leaves the device) or any
         array-API library; sparse, operator and file inputs give NumPy factors; a Dask array
         gives a Dask U (chunked by A's rows; at a rank computed from the products kept on
-        the workers, so m-sized data never reaches the client) and NumPy S, Vh.
+        the workers, so m-sized data never reaches the client) and NumPy S, Vh. float16, bfloat16
+        and float8 are computed and returned in float32; ``longdouble`` is refused. Dense and sparse
+        entries near overflow or underflow are scaled by a power of two (exactly) and S scaled back;
+        singular values beyond the output dtype's range raise an error rather than return inf.
     rank : int, optional
         Target rank k, 1 <= k <= min(m, n).
     tol : float, optional
@@ -742,32 +759,74 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     need_norm = report or plan.scheme is not Scheme.KRYLOV  # Krylov at a rank: NaN/Inf show in AΩ
     if not need_norm:
         op = op.without_norm()  # a streamed input's first read skips its sum of squares
-    total0 = fro_sq_checked(op, func=func) if need_norm and not op.streamed else None
-    run: _Run | None = None
-    used = "full"
-    if plan.precision == "mixed":
-        run, used = _mixed(op, plan, gen, total0)
-    if run is None:
-        run = _run(op, plan, gen, total0, need_norm)
+    prep = prepare(op, func=func, norm=need_norm and not op.streamed)
+    run, used, prep = _execute(prep, plan, gen, need_norm)
+    op = prep.op  # 2^e A: S and the report's norms are scaled back below
     res = _truncate(run.U, run.s, run.Vh, run.k, op.out_dtype, gen)
     res = res._replace(U=op.as_left_factor(res.U))  # Dask input: U chunked by A's rows
+    out = res._replace(S=rescale_result(res.S, -prep.exponent, func=func, what="the singular values of 'A'",
+                                        dtype_hint="; compute in float64 (convert 'A' first)"))
+    met = _tol_met(run, plan)
+    if met is False:  # only where no rank of the basis met it: the whole row space, at rounding level
+        assert plan.tol is not None and run.total
+        err = math.sqrt(max(run.total - float(np.sum(run.s_np[:run.k] ** 2)), 0.0) / run.total)
+        _checks.warn_tolerance(func, plan.tol, err, f"rank {run.k} = the whole basis; rounding of "
+                                                    f"{_numerics.dtype_name(op.dtype)} limits what can be certified")
     if not report:
-        return res
+        return out
     err_sq = None
     if used == "mixed":  # Σ s_i² from float32 products cannot resolve a small error: measure it in full
-        total = total0 if total0 is not None else op.fro_sq()  # ‖A‖_F², not the rounded copy's
+        total = prep.total if prep.total is not None else op.fro_sq()  # ‖A‖_F², not the rounded copy's
         assert total is not None
         err_sq = _residual_fro_sq(op, res, total)
         run = run._replace(total=total)
-    return res, _report(op, A, res, run, plan, time.perf_counter() - t0, gen, used, err_sq)
+    return out, _report(op, A, res, run, plan, time.perf_counter() - t0, gen, used, err_sq, prep.exponent)
 
 
-def _run(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | None, need_norm: bool) -> _Run:
-    """Execute ``plan`` on ``op``: the basis, its SVD, the rank and ‖A‖_F² (None where not needed)."""
+def _tol_met(run: _Run, plan: RSVDPlan) -> bool | None:
+    """Whether the run's error ‖A‖_F² − Σ_{i<=k} s_i² meets ``plan.tol`` (None at a rank or without ‖A‖_F)."""
+    if plan.tol is None or run.total is None:
+        return None
+    err_sq = max(run.total - float(np.sum(run.s_np[:run.k] ** 2)), 0.0)
+    return _numerics.meets_tol(math.sqrt(err_sq), plan.tol, math.sqrt(run.total))
+
+
+def _execute(prep: Prepared, plan: RSVDPlan, gen: np.random.Generator,
+             need_norm: bool) -> tuple[_Run, str, Prepared]:
+    """The run and the precision used; repeated once, with the same random draws, on 2^e A when the first
+    sketch shows that A's magnitude needs safe scaling (only where no pass over A has checked it)."""
+    state = gen.bit_generator.state
+    try:
+        return (*_attempt(prep, plan, gen, need_norm, rescale=prep.total is None), prep)
+    except _Rescale:
+        gen.bit_generator.state = state
+        prep = rescaled(prep.op, func="rsvd")
+        return (*_attempt(prep, plan, gen, need_norm, rescale=False), prep)
+
+
+def _attempt(prep: Prepared, plan: RSVDPlan, gen: np.random.Generator, need_norm: bool,
+             rescale: bool) -> tuple[_Run, str]:
+    run: _Run | None = None
+    used = "full"
+    if plan.precision == "mixed":
+        run, used = _mixed(prep.op, plan, gen, prep.total)
+    if run is None:
+        run = _run(prep.op, plan, gen, prep.total, need_norm, rescale)
+    return run, used
+
+
+def _run(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | None, need_norm: bool,
+         rescale: bool = False) -> _Run:
+    """Execute ``plan`` on ``op``: the basis, its SVD, the rank and ‖A‖_F² (None where not needed).
+
+    ``rescale``: A's magnitude was not checked (fixed-rank Krylov reads no norm), so the first sketch may
+    raise :class:`_Rescale`."""
+    if plan.tol is not None and total == 0:
+        return _zero_run(op)
     k_tol: int | None = None
     if plan.scheme is Scheme.KRYLOV:
         assert plan.power_iters is not None
-        basis = _krylov(op, plan.block, plan.power_iters, plan.sketch, gen)
+        basis = _krylov(op, plan.block, plan.power_iters, plan.sketch, gen, rescale)
     elif plan.scheme is Scheme.SUBSPACE:
         assert plan.power_iters is not None
         basis = _subspace(op, plan.block, plan.power_iters, plan.normalizer, plan.sketch, gen)
@@ -798,6 +857,18 @@ def _run(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | 
         assert plan.tol is not None
         k = select_rank(s_np, tol=_numerics.target_tol(plan.tol, op.dtype), total=total) or s_np.size
     return _Run(basis, U, s, Vh, s_np, k, total)
+
+
+def _zero_run(op: Operator) -> _Run:
+    """The zero matrix at a tolerance: rank 1 with σ₁ = 0 meets every tolerance (no product is needed;
+    :func:`_truncate` completes U and Vh with orthonormal columns, as at a fixed rank)."""
+    xp = op.xp
+    m, n = op.shape
+    wd = work_dtype(xp, op.dtype)
+    dev = _array.device(op.like)
+    U, Vh = xp.zeros((m, 0), dtype=wd, device=dev), xp.zeros((0, n), dtype=wd, device=dev)
+    s = xp.zeros((0,), dtype=xp.float64, device=dev)
+    return _Run(_Basis(U, Vh, None, 0, {"scheme": "zero matrix"}), U, s, Vh, np.zeros(0), 1, 0.0)
 
 
 def _mixed(op: Operator, plan: RSVDPlan, gen: np.random.Generator, total: float | None) -> tuple[_Run | None, str]:
@@ -845,9 +916,10 @@ def _residual_fro_sq(op: Operator, res: SVDResult, total: float) -> float:
 
 
 def _report(op: Operator, A: Any, res: SVDResult, run: _Run, plan: RSVDPlan, seconds: float,
-            gen: np.random.Generator, precision: str, err_sq: float | None) -> ApproxReport:
+            gen: np.random.Generator, precision: str, err_sq: float | None, e: int = 0) -> ApproxReport:
     """The run's :class:`ApproxReport`: the error from ‖A‖_F² − Σ s_i² where ‖A‖_F is known
-    (``err_sq`` where it was measured), else estimated from probes."""
+    (``err_sq`` where it was measured), else estimated from probes. ``op`` is 2^e A: the errors and
+    norms are scaled back to A's."""
     m, n = op.shape
     s, k, total = run.s_np, run.k, run.total
     options = {**run.basis.info, "passes": run.basis.passes, "sketch": plan.sketch, "oversample": plan.oversample,
@@ -864,6 +936,12 @@ def _report(op: Operator, A: Any, res: SVDResult, run: _Run, plan: RSVDPlan, sec
         est = estimate_error(A, tuple(res), rng=gen)
         fro, exact = est.fro, False
         norm_fro = math.sqrt(kept + est.fro**2)
+    fro, norm_fro, norm_2 = (_numerics.ldexp(v, -e) for v in (fro, norm_fro, float(s[0]) if s.size else 0.0))
+    if not math.isfinite(norm_fro):
+        _checks._fail("rsvd", f"‖A‖_F = {norm_fro} is beyond float64's range: the error report cannot hold it; "
+                              f"scale 'A' down by a power of two (e.g. A * 2.0**-100)")
+    t = plan.tol
+    met = None if t is None else _numerics.meets_tol(fro, t, norm_fro)
     return ApproxReport(method="rsvd", shape=(m, n), rank=k, fro_error=fro, norm_fro=norm_fro,
-                        norm_2=float(s[0]) if s.size else 0.0, storage_before=m * n,
+                        norm_2=norm_2, tol=t, met_tol=met, storage_before=m * n,
                         storage_after=k * (m + n + 1), seconds=seconds, exact=exact, options=options)

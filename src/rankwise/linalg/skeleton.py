@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from contextlib import nullcontext
@@ -15,7 +16,7 @@ from .._array import Array
 from .._threads import single_blas_thread
 from ..factors import ApproxReport
 from ..random import RNGLike, as_generator
-from ._inputs import as_operator, fro_sq_checked
+from ._inputs import as_operator, prepare, rescale_result
 from ._operator import Operator
 from .pinv import pinv
 from .sketch import H, _dense_result, _normalize, cast, gaussian, work_dtype
@@ -35,6 +36,7 @@ DEFAULT_OVERSAMPLE = 10  # the least oversampling of the randomized ID's sketch
 SINGLE_THREAD_PIVOTING = 320  # pivoted QRs with at most this many rows (or columns) run on one BLAS thread
 SKIP_FIT = 100.0  # tolerance mode: no fit on A while the sketch's residual estimate exceeds this × the target
 TOL_BLOCK = 64  # first sketch size in tolerance mode (grown by _grow until the tolerance is met)
+CUR_GROWTH = 1.25  # CUR at a tolerance: the rank grows by this factor (at least 1) while the CUR error misses
 
 
 # --------------------------------------------------------------------------- results
@@ -67,6 +69,9 @@ class IDResult:
         ‖A‖_F.
     passes : int
         Products with the whole of A (0 for the deterministic QR, which factorises it).
+    tol : float or None
+        The relative Frobenius tolerance asked for (None at a rank); :attr:`met_tol` says whether
+        ``fro_error <= tol · norm_fro`` holds.
     """
 
     idx: np.ndarray
@@ -76,6 +81,7 @@ class IDResult:
     fro_error: float | None = None
     norm_fro: float | None = None
     passes: int = 0
+    tol: float | None = None
 
     _fields: ClassVar[tuple[str, str]] = ("idx", "proj")  # the stored arrays, read by writers of factor files
 
@@ -91,6 +97,13 @@ class IDResult:
     def rank(self) -> int:
         """The number k of skeleton columns (rows)."""
         return int(self.proj.shape[0])
+
+    @property
+    def met_tol(self) -> bool | None:
+        """Whether ``fro_error <= tol · norm_fro`` (None at a rank or without the norms)."""
+        if self.tol is None or self.fro_error is None or self.norm_fro is None:
+            return None
+        return _numerics.meets_tol(self.fro_error, self.tol, self.norm_fro)
 
     @property
     def skeleton_indices(self) -> np.ndarray:
@@ -163,6 +176,11 @@ class CURResult:
     def reconstruct(self) -> Array:
         """C @ U @ R (m × n)."""
         return self.C @ (self.U @ self.R)
+
+    @property
+    def met_tol(self) -> bool | None:
+        """Whether ‖A − CUR‖_F <= tol·‖A‖_F (None at a fixed rank): ``report.met_tol``."""
+        return self.report.met_tol
 
 
 # --------------------------------------------------------------------------- operators and sketches
@@ -394,7 +412,7 @@ def _id_body(op: Operator, plan: IDPlan, total: float | None, gen: np.random.Gen
         res = _randomized_id(wop, cols, k, tol, total, plan.oversample, plan.power_iters, gen)
     norm = None if total is None else math.sqrt(total)
     err = None if res.err_sq is None else math.sqrt(res.err_sq)
-    return IDResult(res.perm, res.proj, plan.axis, plan.method, err, norm, res.passes)
+    return IDResult(res.perm, res.proj, plan.axis, plan.method, err, norm, res.passes, plan.tol)
 
 
 def _auto_power_iters(at_rank: bool) -> int:
@@ -538,8 +556,16 @@ def interp_decomp(A: Any, rank: int | None = None, *, tol: float | None = None, 
     func = "interp_decomp"
     op = as_operator(A, func=func)
     plan = _plan_id(func, op, rank, tol, axis, method, oversample, power_iters)
-    total = fro_sq_checked(op, func=func)
-    return _id_body(op, plan, total, as_generator(rng, func=func))
+    prep = prepare(op, func=func)  # 2^e A: the same skeleton and coefficients, errors scaled back below
+    res = _id_body(prep.op, plan, prep.total, as_generator(rng, func=func))
+    if res.met_tol is False:  # the QR's trailing rows reach 0 at k = min(m, n): only rounding can cause this
+        assert res.fro_error is not None and res.norm_fro
+        _checks.warn_tolerance(func, res.tol or 0.0, res.fro_error / res.norm_fro, f"rank {res.rank}, method "
+                                                                                   f"{res.method!r}")
+    if prep.exponent == 0:
+        return res
+    return dataclasses.replace(res, fro_error=None if res.fro_error is None else prep.unscale(res.fro_error),
+                               norm_fro=None if res.norm_fro is None else prep.unscale(res.norm_fro))
 
 
 # --------------------------------------------------------------------------- CUR
@@ -593,6 +619,32 @@ def _core(op: Operator, C: Array, R: Array, I: np.ndarray, core: str) -> Array:
     return pinv(C) @ cast(AR, C.dtype)
 
 
+def _cur_to_target(A: Any, op: Operator, k: int | None, tol: float | None, select: str, core: str,
+                   gen: np.random.Generator, total: float | None) -> tuple[Any, ...]:
+    """(J, I, options, C, U, R, ‖A − CUR‖_F²) at rank ``k``, or grown until the CUR error meets ``tol``.
+
+    At a tolerance the first rank is the selector's (the column ID's or the rSVD's rank at ``tol``); the
+    CUR error is then measured exactly (one pass over A) and, while it misses, the rank grows by
+    :data:`CUR_GROWTH` and the selection is redone, up to min(m, n). ``options["grown_from"]`` records
+    the first rank when it had to grow.
+    """
+    lim = min(op.shape)
+    first: int | None = None
+    while True:
+        J, I, extra = _select(A, op, k, tol if k is None else None, select, gen, total)
+        C, R = op.columns(J), op.rows(I)
+        U = _core(op, C, R, I, core)
+        err_sq = op.residual_fro_sq(C, U @ R)
+        kk = int(J.size)
+        if tol is None or total is None or _numerics.meets_tol(math.sqrt(err_sq), tol, math.sqrt(total)) \
+                or kk >= lim:
+            break
+        first = kk if first is None else first
+        k = min(lim, max(kk + 1, math.ceil(CUR_GROWTH * kk)))
+    extra = {**extra, "grown_from": first} if first is not None else extra
+    return J, I, extra, C, U, R, err_sq
+
+
 def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Select = "id",
         core: Core = "pinv", rng: RNGLike = None) -> CURResult:
     """CUR decomposition A ≈ C U R from k actual columns C = A[:, J] and rows R = A[I, :].
@@ -604,10 +656,13 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     rank : int, optional
         Number k of columns and of rows, 1 <= k <= min(m, n).
     tol : float, optional
-        Relative Frobenius target used to choose k: the column ID's rank at ``tol`` for
-        ``select="id"``, the randomized SVD's for ``"leverage"`` (not available for
-        ``"uniform"``). The CUR error itself is reported, not guaranteed (it is usually a
-        small factor above the ID's). Exactly one of ``rank`` and ``tol``.
+        Relative Frobenius target ‖A − CUR‖_F <= tol·‖A‖_F. k starts at the column ID's rank at
+        ``tol`` for ``select="id"`` (the randomized SVD's for ``"leverage"``; not available for
+        ``"uniform"``); the CUR error is then measured exactly and k grows by a quarter until it
+        meets ``tol``. Where even k = min(m, n) does not (an ill-conditioned A[I, J] with the
+        ``"pinv"`` core), the result says so: ``report.met_tol`` is False and a
+        :class:`~rankwise._checks.ToleranceWarning` gives the error achieved. Exactly one of
+        ``rank`` and ``tol``.
     select : {"id", "leverage", "uniform"}, default="id"
         ``"id"``: J from the column ID of A, I from the row ID of C (pivoted QR of Cᵀ).
         ``"leverage"``: J and I sampled without replacement with probability ∝ the leverage
@@ -660,16 +715,24 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     if sel == "uniform" and t is not None:
         _checks._fail(func, "select 'uniform' needs 'rank' (uniform sampling cannot be aimed at a tolerance); "
                             f"got tol={t:g}")
-    total = fro_sq_checked(op, func=func)
+    prep = prepare(op, func=func)  # 2^e A: the same indices; U scaled back by 2^e, errors by 2^-e
+    sop, total = prep.op, prep.total
     gen = as_generator(rng, func=func)
-    J, I, extra = _select(A, op, k, t, sel, gen, total)
-    C, R = op.columns(J), op.rows(I)
-    U = _core(op, C, R, I, how)
+    J, I, extra, Cs, Us, Rs, err_sq = _cur_to_target(A, sop, k, t, sel, how, gen, total)
     m, n = op.shape
     kk = int(J.size)
-    err = math.sqrt(op.residual_fro_sq(C, U @ R))
-    rep = ApproxReport(method="cur", shape=(m, n), rank=kk, fro_error=err, norm_fro=math.sqrt(total or 0.0),
+    err = prep.unscale(math.sqrt(err_sq))
+    C, R = (Cs, Rs) if prep.exponent == 0 else (op.columns(J), op.rows(I))  # A's own columns and rows
+    U = rescale_result(Us, prep.exponent, func=func, what="the entries of the core U (about 1/σ of A[I, J])")
+    met = None if t is None else _numerics.meets_tol(math.sqrt(err_sq), t, math.sqrt(total or 0.0))
+    if met is False:
+        rel = math.sqrt(err_sq / total) if total else 0.0
+        _checks.warn_tolerance(func, t or 0.0, rel, f"CUR of rank {kk} = min(m, n) with select={sel!r}, core="
+                                                    f"{how!r}: A[I, J] is too ill-conditioned; another select or "
+                                                    f"core, or rankwise.rsvd, may meet it")
+    rep = ApproxReport(method="cur", shape=(m, n), rank=kk, fro_error=err,
+                       norm_fro=prep.unscale(math.sqrt(total or 0.0)),
                        storage_before=m * n, storage_after=kk * (m + n + kk) + 2 * kk,
-                       seconds=time.perf_counter() - t0, exact=True,
+                       seconds=time.perf_counter() - t0, exact=True, tol=t, met_tol=met,
                        options={"columns": kk, "rows": int(I.size), "select": sel, "core": how, **extra})
     return CURResult(J, I, C, U, R, rep)

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _array, _checks
 from .._array import Array
 from ..random import RNGLike, as_generator
-from ._inputs import as_operator
+from ._inputs import as_operator, prepare
 from ._operator import Operator
 
 __all__ = ["ErrorEstimate", "estimate_error", "orthonormalize", "range_finder"]
@@ -278,8 +278,9 @@ def range_finder(A: Any, size: int, *, power_iters: int = 2, normalizer: Normali
     """
     func = "range_finder"
     op = as_operator(A, func=func)
-    if op.has_entries:  # cheap for entries in memory (sparse data was checked by as_operator)
-        op.raise_nonfinite(func=func, name="A")
+    # one pass over entries in memory: NaN/Inf refused, magnitudes near over- or underflow scaled
+    # by a power of two (Q spans the same space for 2^e A)
+    op = prepare(op, func=func, norm=op.has_entries).op
     size = _checks.integer(size, func=func, name="size", lo=1, hi=min(op.shape), hi_text="min(m, n)",
                            context=f"A has shape {op.shape}")
     q = _checks.integer(power_iters, func=func, name="power_iters", lo=0)
@@ -369,17 +370,39 @@ def estimate_error(A: Any, approx: Any, *, probes: int = 10, confidence: float =
 
 def _apply_approx(approx: Any, Omega: Array, AO: Array, shape: tuple[int, int], func: str) -> Array:
     """Â Ω for Â = QQᴴA (from AΩ) or Â = U diag(S) Vh, in the work dtype of ``AO``."""
-    m, n = shape
     wd = AO.dtype
-    if isinstance(approx, tuple) and len(approx) == 3:
-        U, S, Vh = approx
-        if U.shape[0] != m or Vh.shape[1] != n:
-            _checks._fail(func, f"'approx' factors must have shapes (m, k), (k,), (k, n) = ({m}, k), (k,), "
-                                f"(k, {n}); got {tuple(U.shape)}, {tuple(S.shape)}, {tuple(Vh.shape)}")
+    if isinstance(approx, (tuple, list)):
+        U, S, Vh = _factors(approx, shape, func)
         return cast(U, wd) @ (cast(S, wd)[:, None] * (cast(Vh, wd) @ Omega))
-    Q = approx
+    Q = _basis(approx, shape, func)
+    Q = cast(Q, wd)
+    return Q @ (H(Q) @ AO)
+
+
+def _factors(approx: tuple[Any, ...] | list[Any], shape: tuple[int, int], func: str) -> tuple[Array, Array, Array]:
+    """Validated factors (U, S, Vh) of Â: finite, S real and non-negative, shapes (m, k), (k,), (k, n)."""
+    m, n = shape
+    if len(approx) != 3:
+        _checks._fail(func, f"'approx' must be Q of shape (m, l) or three factors (U, S, Vh); got a "
+                            f"{type(approx).__name__} of {len(approx)} items")
+    U = _checks.array(approx[0], func=func, name="approx U", ndim=2)
+    S = _checks.array(approx[1], func=func, name="approx S", ndim=1)
+    Vh = _checks.array(approx[2], func=func, name="approx Vh", ndim=2)
+    k = S.shape[0]
+    if U.shape != (m, k) or Vh.shape != (k, n):
+        _checks._fail(func, f"'approx' factors must have shapes (m, k), (k,), (k, n) = ({m}, {k}), ({k},), "
+                            f"({k}, {n}); got {tuple(U.shape)}, {tuple(S.shape)}, {tuple(Vh.shape)}")
+    s = np.asarray(_array.to_numpy(S))
+    if np.iscomplexobj(s):
+        _checks._fail(func, f"'approx' S must hold real singular values; got dtype {s.dtype}", _checks.InputTypeError)
+    _checks.nonnegative(s, func=func, name="approx S")
+    return U, S, Vh
+
+
+def _basis(Q: Any, shape: tuple[int, int], func: str) -> Array:
+    """A validated, finite basis Q of shape (m, l)."""
+    m = shape[0]
     if getattr(Q, "ndim", 0) != 2 or Q.shape[0] != m:
         _checks._fail(func, f"'approx' must be Q of shape (m, l) = ({m}, l) or factors (U, S, Vh); "
                             f"got {_checks.describe(Q)}")
-    Q = cast(Q, wd)
-    return Q @ (H(Q) @ AO)
+    return _checks.array(Q, func=func, name="approx")

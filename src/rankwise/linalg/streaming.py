@@ -47,6 +47,15 @@ class StreamingSVD:
     (Tropp et al. 2019, Alg. 3–4). Memory: (m + n)(k + s) + s² + m·10 numbers (the last for
     the 10-probe error estimate), independent of how A is read. ‖A‖_F² is accumulated exactly.
 
+    **What the stream must be.** Every row of A is fed exactly once, with ``rows`` saying where
+    it belongs: the sketches are sums over rows, so a row fed twice would be counted twice and
+    nothing in the sketches could tell. The class therefore keeps one flag per row (m bytes)
+    and refuses a block whose ``rows`` overlap rows already fed, repeat an index, or fall
+    outside [0, m); :attr:`rows_updated` counts the rows seen and :attr:`complete` says
+    whether all m were. ``result()`` before the stream is complete is allowed (it is the
+    approximation of A with the missing rows read as zeros). A block must be finite, have n
+    columns and be real when the sketches are (a complex block is refused, never cast).
+
     For σ_i = 0.9^i, r = 10 and the default sizes the tests hold the Frobenius error within
     1.5 times the optimum; the theory (ibid., Thm 5.1) bounds the expected error by
     (1 + k/(k − r − 1))·(1 + … ) times the tail beyond r for these sizes.
@@ -99,6 +108,7 @@ class StreamingSVD:
         self._E = np.zeros((m, PROBES), dt)  # A Γ, for the a-posteriori error estimate
         self._fro_sq = 0.0
         self.rows_updated = 0
+        self._seen = np.zeros(m, dtype=bool)  # rows already fed: a row fed twice is refused
         self._completion_seed = int(gen.integers(2**63))  # the same completion at every result()
 
     def _rows(self, rows: Any, count: int) -> np.ndarray | slice:
@@ -115,7 +125,30 @@ class StreamingSVD:
             _checks._fail(func, f"'rows' must be a slice or {count} integer row indices; got {_checks.describe(rows)}")
         if count and (idx.min() < 0 or idx.max() >= m):
             _checks._fail(func, f"'rows' must lie in [0, {m}); got values in [{idx.min()}, {idx.max()}]")
+        values, counts = np.unique(idx, return_counts=True)
+        if np.any(counts > 1):
+            dup = int(values[counts > 1][0])
+            _checks._fail(func, f"'rows' must name each row once; got row {dup} more than once in one block")
         return idx
+
+    @property
+    def complete(self) -> bool:
+        """Whether every one of the m rows has been fed."""
+        return self.rows_updated == self.shape[0]
+
+    def _claim(self, R: np.ndarray | slice) -> None:
+        """Refuse rows that were fed before (each row of A must be seen exactly once)."""
+        again = np.flatnonzero(self._seen[R])
+        if again.size:
+            first = int(np.arange(self.shape[0])[R][again[0]])
+            _checks._fail("StreamingSVD.update", f"'rows' must be rows not fed before; got {again.size} row(s) "
+                                                 f"already fed, the first row {first} (each row of A must be fed "
+                                                 f"exactly once; {self.rows_updated} of {self.shape[0]} seen)")
+
+    def _check_kind(self, dtype: Any, func: str) -> None:
+        if np.dtype(dtype).kind == "c" and self.dtype.kind != "c":
+            _checks._fail(func, f"'block' must be real for sketches of dtype {self.dtype}; got dtype {dtype} "
+                                f"(create the StreamingSVD with a complex dtype)", _checks.InputTypeError)
 
     def update(self, block: Any, *, rows: Any) -> None:
         """Add the contribution of ``block`` = A[rows, :] (shape (len(rows), n)) to the sketches.
@@ -135,6 +168,8 @@ class StreamingSVD:
         R = self._rows(rows, B.shape[0])
         if B.shape[0] == 0:
             return
+        self._check_kind(B.dtype, func)
+        self._claim(R)
         B = np.asarray(B, dtype=self.dtype)
         self._X += self._Ups[:, R] @ B
         self._Y[R] += B @ self._Om.conj().T
@@ -142,6 +177,7 @@ class StreamingSVD:
         self._E[R] += B @ self._Gam
         self._fro_sq += float(np.vdot(B, B).real)
         self.rows_updated += B.shape[0]
+        self._seen[R] = True
 
     def _update_dask(self, block: Any, rows: Any) -> None:
         """One pass over a Dask array: each row chunk is sketched where it lives
@@ -156,6 +192,8 @@ class StreamingSVD:
         R = self._rows(rows, count)
         if count == 0:
             return
+        self._check_kind(block.dtype, func)
+        self._claim(R)
         idx = np.arange(self.shape[0])[R]
         X, Z, fro, rows_parts = sketch_rows(block, idx, self._Ups, self._Phi, self._Om.conj().T,
                                             self._Psi.conj().T, self._Gam, self.dtype)
@@ -168,6 +206,7 @@ class StreamingSVD:
             self._E[Ri] += Ei
         self._fro_sq += fro
         self.rows_updated += count
+        self._seen[R] = True
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Q = orthonormalize(self._Y.astype(np.result_type(self.dtype, np.float64)))[0]

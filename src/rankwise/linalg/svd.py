@@ -8,9 +8,10 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from .. import _array, _checks
+from .. import _array, _checks, _numerics
 from .._array import Array
 from ..factors import ApproxReport, SVDResult, optimal_errors
+from ._inputs import rescale_result, safe_dense
 
 __all__ = ["select_rank", "svd"]
 
@@ -28,8 +29,11 @@ def select_rank(S: Any, *, tol: float | None = None, energy: float | None = None
     energy : float, optional
         Target Σ_{i≤k} σ_i² ≥ energy · ‖A‖_F².
     total : float, optional
-        ‖A‖_F². Defaults to Σ σ_i² (``S`` is then the complete spectrum); a larger
+        ‖A‖_F² ≥ Σ σ_i². Defaults to Σ σ_i² (``S`` is then the complete spectrum); a larger
         value accounts for the part of A that ``S`` does not describe.
+
+    Give exactly one of ``tol`` (in (0, 1)) and ``energy`` (in (0, 1]). ``S`` must be
+    finite, real, non-negative and descending; anything else raises ``ValueError``.
 
     Returns
     -------
@@ -48,9 +52,10 @@ def select_rank(S: Any, *, tol: float | None = None, energy: float | None = None
     >>> select_rank([4.0, 2.0, 1.0], energy=0.75)
     1
     """
-    s2 = np.asarray(S, dtype=np.float64) ** 2
+    s, tol, energy, total = _rank_target(S, tol, energy, total)
+    s2 = s**2
     whole = float(s2.sum())
-    total = whole if total is None else float(total)
+    total = whole if total is None else total
     outside = max(total - whole, 0.0)
     if total <= 0:
         return 1
@@ -58,11 +63,33 @@ def select_rank(S: Any, *, tol: float | None = None, energy: float | None = None
         tail = np.cumsum(s2[::-1])[::-1]  # tail[j] = Σ_{i>=j} σ_i²
         tails = np.append(tail[1:], 0.0) + outside  # error² after keeping j + 1 values
         ok = np.flatnonzero(tails <= tol * tol * total)
-    elif energy is not None:
-        ok = np.flatnonzero(np.cumsum(s2) >= energy * total)
     else:
-        raise ValueError("select_rank: give one of 'tol' or 'energy'")
+        ok = np.flatnonzero(np.cumsum(s2) >= energy * total)
     return int(ok[0]) + 1 if ok.size else None
+
+
+TOTAL_SLACK = 1e-4  # relative rounding allowed when 'total' is a little below Σσ² (float32 runs)
+
+
+def _rank_target(S: Any, tol: Any, energy: Any, total: Any) -> tuple[np.ndarray, Any, Any, float | None]:
+    """Validate :func:`select_rank`'s arguments: a finite, non-negative, descending spectrum and one target."""
+    func = "select_rank"
+    s = _checks.real_vector(S, func=func, name="S")
+    _checks.nonnegative(s, func=func, name="S")
+    _checks.descending(s, func=func, name="S")
+    which = _checks.exactly_one(func, tol=tol, energy=energy)
+    if which == "tol":
+        tol = _checks.real(tol, func=func, name="tol", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    else:
+        energy = _checks.real(energy, func=func, name="energy", lo=0.0, hi=1.0, lo_open=True)
+    if total is None:
+        return s, tol, energy, None
+    t = _checks.real(total, func=func, name="total", lo=0.0)
+    whole = float(np.sum(s**2))
+    if t < whole * (1 - TOTAL_SLACK):
+        _checks._fail(func, f"'total' must be at least Σ S² = {whole:.6g} (the squared norm of the whole "
+                            f"matrix); got {t:.6g}")
+    return s, tol, energy, t
 
 
 def _target(func: str, A: Array, rank: Any, tol: Any, energy: Any) -> tuple[int | None, float | None, float | None]:
@@ -77,23 +104,35 @@ def _target(func: str, A: Array, rank: Any, tol: Any, energy: Any) -> tuple[int 
     return None, None, None
 
 
-def _svd_report(method: str, shape: tuple[int, int], s: np.ndarray, k: int, seconds: float,
-                **options: Any) -> ApproxReport:
+def _svd_report(method: str, shape: tuple[int, int], s: np.ndarray, k: int, seconds: float, e: int = 0,
+                tol: float | None = None, **options: Any) -> ApproxReport:
+    """The exact report from the full spectrum ``s`` of 2^e · A (errors and norms unscaled to A's)."""
     m, n = shape
     fro, spec = optimal_errors(s, k)
+    norm_fro, norm_2 = _numerics.scaled_norm(s), float(s[0]) if s.size else 0.0
+    fro, spec, norm_fro, norm_2 = (_numerics.ldexp(v, -e) for v in (fro, spec, norm_fro, norm_2))
+    if not math.isfinite(norm_fro):
+        _checks._fail(method, f"‖A‖_F = {norm_fro} is beyond float64's range: the error report cannot hold it; "
+                              f"scale 'A' down by a power of two (e.g. A * 2.0**-100)")
     return ApproxReport(
         method=method, shape=(m, n), rank=k, fro_error=fro, spectral_error=spec,
-        norm_fro=float(math.sqrt(float(np.sum(s**2)))), norm_2=float(s[0]) if s.size else 0.0,
+        norm_fro=norm_fro, norm_2=norm_2,
         optimal_fro_error=fro, optimal_spectral_error=spec, storage_before=m * n,
-        storage_after=k * (m + n + 1), seconds=seconds, exact=True, options=options)
+        storage_after=k * (m + n + 1), seconds=seconds, exact=True, options=options,
+        tol=tol, met_tol=None if tol is None else _numerics.meets_tol(fro, tol, norm_fro))
 
 
 def _svd(A: Array, rank: int | None, tol: float | None,
          energy: float | None) -> tuple[SVDResult, ApproxReport, np.ndarray]:
-    """Body of :func:`svd` without input validation; also returns the full spectrum (NumPy)."""
+    """Body of :func:`svd` without input validation; also returns the full spectrum (NumPy, float64).
+
+    A near overflow or underflow is scaled by a power of two first (``_inputs.safe_dense``), so the
+    spectrum and the report hold no inf and no flushed zeros; S is scaled back exactly.
+    """
     t0 = time.perf_counter()
     xp = _array.namespace(A)
-    U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+    As, e = safe_dense(A, func="svd")
+    U, S, Vh = xp.linalg.svd(As, full_matrices=False)
     s = np.asarray(_array.to_numpy(S), dtype=np.float64)
     if rank is not None:
         k = rank
@@ -101,8 +140,11 @@ def _svd(A: Array, rank: int | None, tol: float | None,
         k = select_rank(s, tol=tol, energy=energy) or s.size
     else:
         k = s.size
-    res = SVDResult(U[:, :k], S[:k], Vh[:k, :])
-    return res, _svd_report("svd", tuple(A.shape), s, k, time.perf_counter() - t0), s
+    Sk = rescale_result(S[:k], -e, func="svd", what="the singular values of 'A'",
+                        dtype_hint="; compute in float64 (convert 'A' first)")
+    res = SVDResult(U[:, :k], Sk, Vh[:k, :])
+    rep = _svd_report("svd", tuple(A.shape), s, k, time.perf_counter() - t0, e, tol)
+    return res, rep, np.array([_numerics.ldexp(float(v), -e) for v in s]) if e else s
 
 
 @overload
@@ -118,7 +160,10 @@ def svd(A: Array, rank: int | None = None, *, tol: float | None = None, energy: 
     Parameters
     ----------
     A : array of shape (m, n)
-        Real or complex, NumPy, torch (any device) or another array-API library.
+        Real or complex, NumPy, torch (any device) or another array-API library. float16, bfloat16
+        and float8 are computed and returned in float32; ``longdouble`` is refused (see
+        :mod:`rankwise._array`). Entries near overflow or underflow are scaled by a power of two
+        first, so 1e300 or subnormal matrices give their exact spectrum and report.
     rank : int, optional
         Keep the ``rank`` leading triplets, 1 <= rank <= min(m, n).
     tol : float in (0, 1), optional

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .._checks import InputError, InputTypeError, count_nonfinite
-from ..io import atomic_write
+from ..io import atomic_write, check_input
 
 __all__ = ["Checkpoint", "StateSource", "as_source", "write_safetensors"]
 
@@ -63,14 +63,14 @@ def _shard_files(folder: Path) -> list[Path]:
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{index}: not a safetensors index (no readable 'weight_map': {exc})") from None
         files = sorted({folder / str(v) for v in weight_map.values()})
-        missing = [f for f in files if not f.is_file()]
+        missing = [f for f in files if not f.exists()]
         if missing:
             raise InputError(f"{index}: names shard {missing[0].name!r}, which does not exist in {folder}")
-        return files
+        return [check_input(f) for f in files]
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise InputError(f"{folder}: holds no .safetensors files (and no {INDEX})")
-    return files
+    return [check_input(f) for f in files]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +99,7 @@ class Checkpoint:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Checkpoint:
         """Read the headers of a ``.safetensors`` file or of a folder of shards."""
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
+        p = check_input(path, folders=True)
         if p.is_dir():
             files = _shard_files(p)
         elif p.suffix.lower() == ".safetensors":
@@ -238,15 +236,15 @@ def _stream(dest: Path, items: Iterable[tuple[str, torch.Tensor]], metadata: Map
 
 def write_safetensors(path: str | os.PathLike[str], items: Iterable[tuple[str, torch.Tensor]], *,
                       protect: Iterable[str | os.PathLike[str]] = (),
-                      metadata: Mapping[str, str] | None = None) -> Path:
+                      metadata: Mapping[str, str] | None = None, force: bool = False) -> Path:
     """Write ``(key, tensor)`` pairs to a ``.safetensors`` file as they come, atomically.
 
     ``items`` may be a generator: each tensor is written and dropped before the next is
-    asked for. The file appears only once complete (see :func:`rankwise.io.atomic_write`)
-    and never replaces a path in ``protect``.
+    asked for. The file appears only once complete (see :func:`rankwise.io.atomic_write`),
+    replaces an existing file only with ``force`` and never replaces a path in ``protect``.
     """
     dest = Path(path)
     if dest.suffix.lower() != ".safetensors":
         raise InputTypeError(f"{dest}: output must end in .safetensors; got {dest.suffix!r}")
-    return atomic_write(dest, lambda tmp: _stream(tmp, items, metadata or {}), protect=protect)
+    return atomic_write(dest, lambda tmp: _stream(tmp, items, metadata or {}), protect=protect, force=force)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from .._checks import InputError, InputTypeError, at_most_one, choice, real
+from .._checks import InputError, InputTypeError, at_most_one, choice, describe, real
 from .._numerics import tiny
 from ..linalg.svd import svd
 from .checkpoint import Checkpoint, StateSource, as_source, write_safetensors
@@ -52,9 +52,7 @@ class LowRankLinear(nn.Module):
 
     def __init__(self, A: torch.Tensor, B: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         super().__init__()
-        if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[1]:
-            raise InputError(f"LowRankLinear: 'A' (r, in) and 'B' (out, r) must share r; got shapes "
-                             f"{tuple(A.shape)} and {tuple(B.shape)}")
+        _check_factors(A, B, bias)
         self.A = nn.Parameter(A.detach().clone())
         self.B = nn.Parameter(B.detach().clone())
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
@@ -68,6 +66,28 @@ class LowRankLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.A.shape[1]}, out_features={self.B.shape[0]}, rank={self.rank}"
+
+
+def _check_factors(A: Any, B: Any, bias: Any) -> None:
+    """LowRankLinear's factors: float tensors of one dtype and device, shapes (r, in), (out, r), (out,), finite."""
+    func = "LowRankLinear"
+    named = [("A", A), ("B", B)] + ([("bias", bias)] if bias is not None else [])
+    for name, t in named:
+        if not isinstance(t, torch.Tensor) or not torch.is_floating_point(t):
+            raise InputTypeError(f"{func}: '{name}' must be a floating-point torch.Tensor; got {describe(t)}")
+    if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[1]:
+        raise InputError(f"{func}: 'A' (r, in) and 'B' (out, r) must share r; got shapes "
+                         f"{tuple(A.shape)} and {tuple(B.shape)}")
+    if bias is not None and tuple(bias.shape) != (B.shape[0],):
+        raise InputError(f"{func}: 'bias' must have shape (out,) = ({B.shape[0]},); got {tuple(bias.shape)}")
+    for name, t in named:
+        if (t.dtype, t.device) != (A.dtype, A.device):
+            raise InputTypeError(f"{func}: '{name}' must have A's dtype {A.dtype} and device {A.device}; got "
+                                 f"{t.dtype} on {t.device}")
+        bad = int((~torch.isfinite(t)).sum())
+        if bad:
+            raise InputError(f"{func}: '{name}' must contain only finite values; got {bad} NaN or infinite "
+                             f"value(s) in a tensor of shape {tuple(t.shape)}")
 
 
 class _Stats(NamedTuple):

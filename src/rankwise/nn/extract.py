@@ -28,7 +28,11 @@ _EMBEDDING_NAMES = ("wte", "wpe", "shared")
 
 @dataclass(frozen=True, slots=True)
 class LayerExtraction:
-    """One extracted layer: the rank kept, ‖ΔW − BA‖_F / ‖ΔW‖_F and the σ² energy kept."""
+    """One extracted layer: the rank kept, ‖ΔW − BA‖_F / ‖ΔW‖_F and the σ² energy kept.
+
+    ``capped`` is True when the asked rank exceeded min(m, n) of the layer, which is then
+    kept whole (rank min(m, n), error zero up to rounding).
+    """
 
     name: str
     kind: str
@@ -38,6 +42,12 @@ class LayerExtraction:
     energy: float
     params: int
     seconds: float
+    capped: bool = False
+
+    @property
+    def dense_params(self) -> int:
+        """The numbers ΔW itself holds (m·n), against which ``params`` compares."""
+        return math.prod(self.shape)
 
     def __post_init__(self) -> None:
         if self.rank < 1 or not 0.0 <= self.energy <= 1.0 + 1e-9:
@@ -80,12 +90,22 @@ def _matrix(kind: Kind, shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], math.prod(shape[1:])
 
 
+def _candidate(source: StateSource, key: str) -> bool:
+    """Whether ``key`` could carry a LoRA update: a floating ``.weight`` of two or more dimensions."""
+    return key.endswith(".weight") and source.is_float(key) and len(source.shape(key)) >= 2
+
+
 def _check_pair(base: StateSource, tuned: StateSource, func: str) -> None:
+    """Same candidate weights in both, of the same shapes.
+
+    A key that only one side holds and that no LoRA could carry (a buffer such as
+    ``position_ids``, which ``state_dict()`` may leave out) is not compared."""
     bk, tk = set(base.keys()), set(tuned.keys())
     for key in sorted(bk ^ tk):
         have, lack = (base, tuned) if key in bk else (tuned, base)
-        raise InputError(f"{func}: key sets differ: {have.describe(key)} has no counterpart in {lack.label}")
-    for key in sorted(bk):
+        if _candidate(have, key):
+            raise InputError(f"{func}: key sets differ: {have.describe(key)} has no counterpart in {lack.label}")
+    for key in sorted(bk & tk):
         if base.shape(key) != tuned.shape(key):
             raise InputError(f"{func}: shapes differ for {key!r}: {base.shape(key)} in {base.label} but "
                              f"{tuned.shape(key)} in {tuned.label}")
@@ -139,9 +159,14 @@ def _rule(rank: Any, energy: Any, tol: Any, func: str) -> _Rule:
 
 
 def _truncate(D: torch.Tensor, rule: _Rule, gen: Any) -> tuple[Any, float, float]:
-    """Truncated SVD of D by the rule: (factors, relative error, energy kept)."""
+    """Truncated SVD of D by the rule: (factors, relative error, energy kept).
+
+    A fixed rank above min(m, n) keeps the whole layer (rank min(m, n)).
+    """
     m, n = D.shape
     tol = rule.tol if rule.energy is None else tol_from_energy(rule.energy)
+    if rule.rank is not None and rule.rank > min(m, n):
+        rule = rule._replace(rank=min(m, n))
     if min(m, n) <= EXACT_BELOW:
         res, rep = svd(D, rule.rank, tol=None if rule.rank else tol, report=True)
     elif rule.rank is not None:
@@ -178,15 +203,11 @@ def iter_extract(base: StateSource, tuned: StateSource, plan: Sequence[LayerTarg
     """Extract the planned layers one at a time (two weights and one ΔW in memory at once).
 
     Yields ``(name, factors, report)``; layers whose ΔW is exactly zero (and whose bias did
-    not change) are skipped.
+    not change) are skipped before any rank is applied. A layer smaller than a fixed
+    ``rank`` (min(m, n) < rank) is kept whole, and its report says so (``capped``).
     """
     rule = _rule(rank, energy, tol, func)
     gen = as_generator(rng, func=func)
-    for t in plan:  # a fixed rank is checked against every layer before any work
-        if rule.rank is not None and rule.rank > min(t.matrix):
-            m, n = t.matrix
-            raise InputError(f"{func}: {tuned.describe(t.name + '.weight')}: 'rank' must be at most min(m, n) = "
-                             f"{min(m, n)} for this layer (ΔW is {m}×{n}); got {rule.rank}")
     for t in plan:
         t0 = time.perf_counter()
         key = f"{t.name}.weight"
@@ -202,7 +223,9 @@ def iter_extract(base: StateSource, tuned: StateSource, plan: Sequence[LayerTarg
         A, B = _factors(t, res, D.dtype)
         bias = db if db is not None and bool(db.any()) else None
         r = A.shape[0]
-        rep = LayerExtraction(t.name, t.kind, t.shape, r, rel, kept, r * sum(t.matrix), time.perf_counter() - t0)
+        capped = rule.rank is not None and rule.rank > min(t.matrix)
+        rep = LayerExtraction(t.name, t.kind, t.shape, r, rel, kept, r * sum(t.matrix), time.perf_counter() - t0,
+                              capped)
         yield t.name, LoRAFactors(t.kind, A, B, float(r), bias), rep
 
 
@@ -216,7 +239,7 @@ def extract_lora(base: Any, tuned: Any, *, rank: int | None = None, energy: floa
     base, tuned : nn.Module, state dict, path of a ``.safetensors`` file or folder of shards
         Same keys and shapes. Files are read one tensor at a time.
     rank : int, optional
-        The same rank r for every layer (at most min(m, n) of each ΔW).
+        The same rank r for every layer (a layer with min(m, n) < r is kept whole).
     energy : float in (0, 1), optional
         Per layer, the smallest r keeping Σ_{i<=r} σ_i² >= energy · ‖ΔW‖_F².
     tol : float in (0, 1), optional

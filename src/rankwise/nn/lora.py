@@ -50,6 +50,26 @@ def _scaling(alpha: float, r: int, rslora: bool) -> float:
     return alpha / math.sqrt(r) if rslora else alpha / r
 
 
+def check_scaling(alpha: Any, r: Any, rslora: bool, *, func: str, module: str = "",
+                  got: float | None = None) -> float:
+    """s = α/r (α/√r with rsLoRA) after checking that α is a finite number > 0 and r an int ≥ 1.
+
+    ``got`` is a scale already stored (it must equal s); ``module`` names the layer in messages.
+    """
+    where = f" for module {module!r}" if module else ""
+    ok_r = isinstance(r, int) and not isinstance(r, bool) and r >= 1
+    if not ok_r:
+        raise InputError(f"{func}: the rank r{where} must be an int >= 1; got {r!r}")
+    ok_a = isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and math.isfinite(alpha) and alpha > 0
+    if not ok_a:
+        raise InputError(f"{func}: 'alpha'{where} must be a finite number > 0; got {alpha!r}")
+    s = _scaling(float(alpha), r, rslora)
+    if got is not None and not (math.isfinite(got) and math.isclose(got, s, rel_tol=1e-12)):
+        raise InputError(f"{func}: the scale{where} must be alpha/{'sqrt(r)' if rslora else 'r'} = {s:g}; "
+                         f"got {got!r}")
+    return s
+
+
 class LoRALinear(nn.Module):
     """y = W₀x + b + s·B A dropout(x), with W₀, b frozen and s = α/r (rsLoRA: α/√r).
 
@@ -134,10 +154,21 @@ class LoRALinear(nn.Module):
 
     @torch.no_grad()
     def merge(self) -> None:
-        """W₀ ← W₀ + s·BA; the forward pass is then the base layer alone."""
+        """W₀ ← W₀ + s·BA; the forward pass is then the base layer alone.
+
+        Raises ``InputError`` (and leaves W₀ untouched) when the scale s is not a finite
+        positive number or ΔW holds NaN or infinite values (a diverged adapter).
+        """
+        func = "LoRALinear.merge"
         if self.merged:
-            raise InputError("LoRALinear.merge: the adapter is already merged; call unmerge() first")
-        self.base.weight += self.delta_weight().to(self.base.weight.dtype)
+            raise InputError(f"{func}: the adapter is already merged; call unmerge() first")
+        check_scaling(self.alpha, self.r, self.rslora, func=func, got=self.scaling)
+        delta = self.delta_weight().to(self.base.weight.dtype)
+        bad = int((~torch.isfinite(delta)).sum())
+        if bad:
+            raise InputError(f"{func}: the update s·BA must be finite; got {bad} NaN or infinite value(s) of "
+                             f"{delta.numel()} (lora_A or lora_B diverged); W₀ is left unchanged")
+        self.base.weight += delta
         self.merged = True
 
     @torch.no_grad()

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from .._checks import InputError
-from ..io import atomic_write, check_output
+from ..io import atomic_folder, atomic_write, check_output
 from .checkpoint import Checkpoint, StateSource, write_safetensors
+from .lora import check_scaling
 
 __all__ = ["CONFIG", "WEIGHTS", "LoRAAdapter", "LoRAFactors", "apply_adapter", "load_adapter", "merged_tensors",
            "write_adapter"]
@@ -121,10 +122,10 @@ class LoRAAdapter:
         return cls(layers, rslora=rs.pop())
 
     def save(self, directory: str | os.PathLike[str], *,
-             protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+             protect: Iterable[str | os.PathLike[str]] = (), force: bool = False) -> Path:
         """Write the adapter in PEFT's format (see :func:`write_adapter`)."""
         return write_adapter(directory, self.layers.items(), rslora=self.rslora,
-                             fan_in_fan_out=self.fan_in_fan_out, protect=protect)
+                             fan_in_fan_out=self.fan_in_fan_out, protect=protect, force=force)
 
 
 def _escape(name: str) -> str:
@@ -149,22 +150,21 @@ def _config(ranks: dict[str, int], alphas: dict[str, float], biases: bool, rslor
 
 def write_adapter(directory: str | os.PathLike[str], layers: Iterable[tuple[str, LoRAFactors]], *,
                   rslora: bool = False, fan_in_fan_out: bool = False,
-                  protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+                  protect: Iterable[str | os.PathLike[str]] = (), force: bool = False) -> Path:
     """Write adapters in PEFT's format, streaming the tensors as ``layers`` yields them.
 
-    ``directory`` is created if needed; ``adapter_model.safetensors`` and then
-    ``adapter_config.json`` are each written atomically and never over a path in ``protect``.
-    Linear and conv biases are written (``lora_bias: true``) when any layer carries one;
-    the others then get a zero bias, because PEFT gives every adapted layer a bias.
+    The adapter folder (``adapter_model.safetensors`` and ``adapter_config.json``) is built
+    in a temporary sibling folder and renamed into place only once both files are complete
+    (see :func:`rankwise.io.atomic_folder`): a failure, an interruption or an adapter with
+    no layer leaves an existing ``directory`` untouched. An existing ``directory`` is
+    replaced only with ``force``; a folder that is, holds or lies inside a path of
+    ``protect`` never. Linear and conv biases are written (``lora_bias: true``) when any
+    layer carries one; the others then get a zero bias, because PEFT gives every adapted
+    layer a bias.
     """
     folder = Path(directory)
     protect = [Path(p) for p in protect]
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: exists and is not a folder; an adapter is a folder")
-    if folder.is_dir():
-        for f in (folder / WEIGHTS, folder / CONFIG):
-            check_output(f, protect=protect)
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output(folder, protect=protect, force=force, folder=True)
     ranks: dict[str, int] = {}
     alphas: dict[str, float] = {}
     biases: dict[str, torch.Tensor] = {}
@@ -181,18 +181,17 @@ def write_adapter(directory: str | os.PathLike[str], layers: Iterable[tuple[str,
             for name, b in biases.items():
                 yield f"{PREFIX}{name}.lora_B.bias", b
 
-    write_safetensors(folder / WEIGHTS, items(), protect=protect)
-    if not ranks:
-        (folder / WEIGHTS).unlink()
-        raise InputError(f"{folder}: no layer to write; the adapter would be empty")
-    with_bias = any(bool(b.any()) for b in biases.values())
-    cfg = _config(ranks, alphas, with_bias, rslora, fan_in_fan_out)
+    def fill(tmp: Path) -> None:
+        write_safetensors(tmp / WEIGHTS, items())
+        if not ranks:
+            raise InputError(f"{folder}: no layer to write; the adapter would be empty")
+        cfg = _config(ranks, alphas, any(bool(b.any()) for b in biases.values()), rslora, fan_in_fan_out)
+        def write_config(t: Path) -> None:
+            t.write_text(json.dumps(cfg, indent=2) + "\n")
 
-    def write_config(tmp: Path) -> None:
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+        atomic_write(tmp / CONFIG, write_config)
 
-    atomic_write(folder / CONFIG, write_config, protect=protect)
-    return folder
+    return atomic_folder(folder, fill, protect=protect, force=force)
 
 
 # --------------------------------------------------------------------------- reading
@@ -322,10 +321,12 @@ def apply_adapter(model: nn.Module, adapter: LoRAAdapter) -> nn.Module:
 def merged_tensors(base: StateSource, adapter: LoRAAdapter) -> Iterator[tuple[str, torch.Tensor]]:
     """Every tensor of ``base``, one at a time, with the adapter's ΔW (and Δb) added.
 
-    All modules, shapes and biases are checked before the first tensor is produced.
+    All modules, shapes, biases and scales (α finite and > 0, r ≥ 1) are checked before the
+    first tensor is produced.
     """
     keys = set(base.keys())
     for name, f in adapter.layers.items():
+        check_scaling(f.alpha, f.rank, adapter.rslora, func="lora merge", module=name)
         key = f"{name}.weight"
         if key not in keys:
             raise InputError(f"lora merge: the adapter's module {name!r} ({PREFIX}{name}) has no weight "

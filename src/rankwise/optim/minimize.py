@@ -246,11 +246,46 @@ def _objective(fun: Any, grad: Any, hessian: Any, hvp: Any) -> _Objective:
         _checks._fail(func, "'grad' must be given when 'fun' is a plain function; got None "
                             "(or pass a problem with .loss and .gradient)")
     loss = getattr(fun, "_loss", fun.loss) if is_problem else fun  # problems' unchecked bodies: x0 is checked here
-    g = grad if grad is not None else getattr(fun, "_gradient", fun.gradient)
+    g = _checked_grad(grad) if grad is not None else getattr(fun, "_gradient", fun.gradient)
     n = getattr(fun, "n_samples", None) if is_problem else None
     bg = getattr(fun, "gradient_batch", None) if n is not None else None
-    return _Objective(loss, g, bg, n, hessian if hessian is not None else getattr(fun, "hessian", None),
-                      hvp if hvp is not None else getattr(fun, "hvp", None), fun if is_problem else None)
+    H = hessian if hessian is not None else getattr(fun, "hessian", None)
+    Hv = hvp if hvp is not None else getattr(fun, "hvp", None)
+    return _Objective(loss, g, bg, n, None if H is None else _checked_hessian(H),
+                      None if Hv is None else _checked_hvp(Hv), fun if is_problem else None)
+
+
+def _checked_grad(grad: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The user's ``grad``, refusing an output whose entries or shapes differ from x's (never broadcast)."""
+    def checked(x: Any) -> Any:
+        g = grad(x)
+        if _tree.structure(g) != _tree.structure(x) and (why := _tree.mismatch(g, x)) is not None:
+            _checks._fail("minimize", f"'grad' returned {why}")
+        return g
+    return checked
+
+
+def _checked_hessian(hessian: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``hessian``, refusing anything but a (d, d) array for a vector x of d entries."""
+    def checked(x: Any) -> Any:
+        H = hessian(x)
+        d = int(x.shape[0])
+        if tuple(getattr(H, "shape", ())) != (d, d):
+            _checks._fail("minimize", f"'hessian' must return an array of shape (d, d) = ({d}, {d}) for x of "
+                                      f"shape ({d},); got {_checks.describe(H)}")
+        return H
+    return checked
+
+
+def _checked_hvp(hvp: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``hvp``, refusing a product whose shape is not the vector's."""
+    def checked(x: Any, v: Any) -> Any:
+        out = hvp(x, v)
+        if tuple(getattr(out, "shape", ())) != tuple(v.shape):
+            _checks._fail("minimize", f"'hvp' must return an array of the vector's shape {tuple(v.shape)}; got "
+                                      f"{_checks.describe(out)}")
+        return out
+    return checked
 
 
 def _check_x0(x0: Any, obj: _Objective) -> Any:
@@ -298,6 +333,9 @@ def _resolve_batch(batch: Any, spec: Method | None, obj: _Objective) -> int | No
         _checks._fail(func, f"{what} needs a problem with samples (n_samples and gradient_batch); got "
                             f"{type(obj.problem if obj.problem is not None else None).__name__}")
     b = _checks.integer(b, func=func, name="batch", lo=1)
+    if batch is not None and b > obj.n_samples:
+        _checks._fail(func, f"'batch' must be at most the number of samples N = {obj.n_samples}; got {b} "
+                            f"(batch = N is the full gradient)")
     return None if b >= obj.n_samples else b
 
 
@@ -411,6 +449,8 @@ def _newton_direction(obj: _Objective, x: Any, g: Any) -> Any:
                     d = xp.linalg.solve(H, -g[:, None])[:, 0]
                 else:
                     d = _cg(lambda v, lam=lam: obj.hvp(x, v) + lam * v, -g, math.sqrt(gg))  # type: ignore[misc]
+        except _checks.RankwiseError:
+            raise
         except (ValueError, RuntimeError):  # singular H (numpy's LinAlgError is a ValueError, torch's a RuntimeError)
             d = None
         if d is not None:
@@ -495,7 +535,8 @@ def minimize(fun: Any, x0: Any, *, grad: Callable[[Any], Any] | None = None, met
     x0 : array or tree of arrays
         The start; a problem takes a vector of its ``n_features``.
     grad : callable, optional
-        ∇f(x) (required with a plain ``fun``).
+        ∇f(x) (required with a plain ``fun``); it must return a tree of x's structure and leaf
+        shapes (a missing entry or a shape that would broadcast raises ``ValueError``).
     method : str or Transform, default="gd"
         A name in :data:`METHODS` or any :class:`Transform` (e.g. ``optim.momentum(0.1, 0.95)``).
     lr : float or Schedule, optional
@@ -503,8 +544,8 @@ def minimize(fun: Any, x0: Any, *, grad: Callable[[Any], Any] | None = None, met
         mini-batches of size b, the expected smoothness L(b) of Gower et al. 2019), 1e-3 for
         the adaptive ones; what was used is in ``result.options["lr"]``. Ignored by Newton.
     batch : int, optional
-        Mini-batch size b for stochastic steps (``"sgd"``: 1, ``"minibatch"``: 32); b ≥ N
-        means the full gradient.
+        Mini-batch size b for stochastic steps (``"sgd"``: 1, ``"minibatch"``: 32, or N when
+        the data has fewer samples); b = N means the full gradient, b > N is refused.
     epochs : int, optional
         Passes over the data (instead of ``max_iter``): ⌈N/b⌉ steps each.
     shuffle : bool, default=True

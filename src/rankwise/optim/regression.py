@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _checks
 from ..rates import RateReport, analyze
-from .minimize import IterInfo, OptimizeResult, Stop, minimize
+from .minimize import IterInfo, OptimizeResult, Status, Stop, minimize
 from .problems import LinearRegression, LogisticRegression
 
 __all__ = [
@@ -236,7 +236,9 @@ def fit_regression(problem: Problem, method: str = "gd", *, lr: float | None = N
     -------
     FitResult
         For least squares, w* is also the reference of the run, so ``sequence`` is
-        ‖w_k − w*‖; ``rate`` is :func:`rankwise.rates.analyze` of it (None below 3 terms).
+        ‖w_k − w*‖; ``rate`` is :func:`rankwise.rates.analyze` of it (None below 3 terms and
+        for a diverged run, whose status says so). The verdict is ``"undetermined"`` when the
+        run did not make enough progress, or its fit is too poor, to tell a rate.
 
     Examples
     --------
@@ -254,5 +256,5 @@ def fit_regression(problem: Problem, method: str = "gd", *, lr: float | None = N
     run = minimize(problem, np.zeros(problem.X.shape[1]), method=method, lr=lr, batch=batch, max_iter=max_iter,
                    stop=Stop(gtol=gtol), rng=rng, x_star=w_star, callback=callback)
     seq = run.history.error if run.history.error is not None else run.history.grad_norm
-    rate = analyze(seq) if seq.size >= 3 else None
+    rate = analyze(seq) if seq.size >= 3 and run.status is not Status.DIVERGED else None
     return FitResult(run.x, w_star, run, seq, rate, fit_metrics(problem, run.x, w_star))

@@ -169,6 +169,10 @@ class Monarch:
 
     def __matmul__(self, x: Any) -> Array:
         """``M @ x`` for x of shape (n,) or (n, batch), in two batched block products."""
+        out = _matmul_fast(self.L, self.R, x)
+        return out if out is not None else self._matmul_checked(x)
+
+    def _matmul_checked(self, x: Any) -> Array:
         func = "Monarch.__matmul__"
         x = _checks.array(x, func=func, name="x", ndim=(1, 2))
         _checks.same_namespace(func, M=self.L, x=x)
@@ -186,6 +190,22 @@ class Monarch:
                 f"dtype={self.dtype}, n_params={self.n_params})")
 
 
+def _matmul_fast(L: Array, R: Array, x: Any) -> Array | None:
+    """``M @ x`` for a 2-D NumPy array or torch tensor of the factors' type, dtype and device, else None.
+
+    Nothing is converted or scanned: the factors are finite (checked when M was built), and a
+    NaN or ±∞ entry of x reaches every row of its column of the product (NaN·0 = NaN), so the
+    product's sum is checked instead; when it is not finite, None sends x through the validating
+    path, which names the bad values (or returns the same product if it merely overflowed).
+    """
+    if type(x) is not type(L) or x.dtype != L.dtype or x.ndim != 2 or x.shape[0] != R.shape[0] * R.shape[2]:
+        return None
+    if x.shape[1] == 0 or (_array.is_torch(x) and x.device != L.device):
+        return None
+    out = _cols(L, R, x)
+    return out if math.isfinite(float(out.sum())) else None
+
+
 def _common_dtype(L: Array, R: Array, x: Array) -> tuple[Array, Array, Array]:
     xp = _array.namespace(x)
     dt = xp.result_type(L.dtype, x.dtype)
@@ -194,14 +214,21 @@ def _common_dtype(L: Array, R: Array, x: Array) -> tuple[Array, Array, Array]:
 
 
 def _cols(L: Array, R: Array, X: Array) -> Array:
-    """M X for X of shape (n, batch): R's blocks, P₁, L's blocks, P₂ (contiguous copies of batch rows)."""
+    """M X for X of shape (n, batch): R's blocks, P₁, L's blocks, P₂.
+
+    For r = 1, P₁ is a strided view, (k, q, B) → (q, k, B): each block of L multiplies rows
+    B·q apart, which BLAS reads in place; the only copy is the final row order (P₂).
+    """
     xp = _array.namespace(X)
     q, s, _ = L.shape
     k, qr, p = R.shape
     r, B = qr // q, X.shape[-1]
-    Y = xp.matmul(R, xp.reshape(X, (k, p, B)))                                   # R: (k, q·r, B)
-    Y = xp.reshape(xp.permute_dims(xp.reshape(Y, (k, q, r, B)), (1, 0, 2, 3)), (q, k * r, B))  # P₁
-    Z = xp.matmul(L, Y)                                                          # L: (q, s, B)
+    Y = R @ xp.reshape(X, (k, p, B))                                             # R: (k, q·r, B)
+    if r == 1:
+        Y = xp.permute_dims(xp.reshape(Y, (k, q, B)), (1, 0, 2))                # P₁, a view
+    else:
+        Y = xp.reshape(xp.permute_dims(xp.reshape(Y, (k, q, r, B)), (1, 0, 2, 3)), (q, k * r, B))
+    Z = L @ Y                                                                    # L: (q, s, B)
     return xp.reshape(xp.permute_dims(Z, (1, 0, 2)), (s * q, B))                # P₂: rows (u, t)
 
 
