@@ -29,3 +29,13 @@ def test_bench_dask_matrices_have_the_stated_spectrum(tmp_path: Path) -> None:
     got = np.linalg.svd(np.load(tmp_path / "a.npy"), compute_uv=False)
     assert s.size == 500 and np.count_nonzero(s) == RANK_SIGNAL
     np.testing.assert_allclose(got, s, atol=1e-13)
+
+
+def test_bench_cli_times_every_command() -> None:
+    from benchmarks.bench_cli import commands
+    from rankwise.cli import app
+
+    names = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback} | {
+        g.name for g in app.registered_groups}
+    timed = {args[0] for _, args in commands({k: "x" for k in ("base", "tuned", "csv", "errors", "out")}, False)}
+    assert names - timed == {"grad"}  # grad is symbolic, milliseconds

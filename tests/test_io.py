@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rankwise import InputError, svd
-from rankwise.io import factor_arrays, read_columns, save_arrays
+from rankwise.io import factor_arrays, load_matrices, read_columns, save_arrays
 
 
 def test_csv_with_header_equals_numpy_loadtxt(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -121,3 +121,15 @@ def test_factor_arrays_moves_torch_tensors_to_numpy() -> None:
 def test_factor_arrays_refuses_a_plain_array() -> None:
     with pytest.raises(TypeError, match=r"^cannot save factors of type ndarray$"):
         factor_arrays(np.ones(3))
+
+
+def test_safetensors_in_float8_and_bfloat16_read_as_float32(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    w = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    save_file({"f8": w.to(torch.float8_e4m3fn), "bf": w.to(torch.bfloat16)}, str(tmp_path / "m.safetensors"))
+    got = {nm.name: nm.array for nm in load_matrices(tmp_path / "m.safetensors", all_2d=True)}
+    for key, dtype in (("f8", torch.float8_e4m3fn), ("bf", torch.bfloat16)):
+        assert got[key].dtype == np.float32
+        np.testing.assert_array_equal(got[key], w.to(dtype).float().numpy())

@@ -248,7 +248,7 @@ def _load_safetensors(path: Path) -> list[NamedMatrix]:
 def _get_tensor(f: Any, key: str, path: Path) -> np.ndarray:
     try:
         return f.get_tensor(key)
-    except TypeError:  # bfloat16 / float8 have no NumPy dtype: read through torch when present
+    except (TypeError, AttributeError):  # bfloat16 / float8 have no NumPy dtype: read through torch, as float32
         try:
             import torch  # noqa: F401
         except ImportError:

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _array, _checks
 from ._numerics import pinv_rtol
+from ._threads import single_blas_thread
 from .io import atomic_write, save_arrays
 from .linalg.pinv import pinv
 from .random import RNGLike, as_generator
@@ -763,8 +764,12 @@ def _eval_checks(func: str, M: Any, cheap: Any, budgets: Any, ks: Any, n_anchor_
 
 def evaluate(M: Any, budgets: Sequence[int], *, ks: Sequence[int] = (1, 10, 100), n_anchor_queries: int = 100,
              n_test: int = 100, anchor_fraction: float = 0.5, rounds: int = 4, cheap: Any = None,
-             select: Select = "uniform", core_rank: CoreRank = "auto", rng: RNGLike = None) -> RecallReport:
+             select: Select = "uniform", core_rank: CoreRank = "auto", rng: RNGLike = None,
+             progress: Callable[[int, int], None] | None = None) -> RecallReport:
     """Recall@k of ANNCUR, adaptive ANNCUR and baselines on a score matrix with ground truth.
+
+    The many small solves of the searches run with one BLAS thread (more only add
+    synchronisation at these sizes); the previous setting is restored afterwards.
 
     Parameters
     ----------
@@ -788,6 +793,8 @@ def evaluate(M: Any, budgets: Sequence[int], *, ks: Sequence[int] = (1, 10, 100)
     core_rank : int, "auto" or None, default="auto"
         As for :class:`CURIndex`.
     rng : None, int or Generator
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each budget.
 
     Returns
     -------
@@ -810,13 +817,16 @@ def evaluate(M: Any, budgets: Sequence[int], *, ks: Sequence[int] = (1, 10, 100)
     recall = np.zeros((len(methods), len(o["budgets"]), len(o["ks"])))
     pairs = np.zeros((len(methods), len(o["budgets"])))
     offline, kis = [], []
-    for j, b in enumerate(o["budgets"]):
-        ki = max(1, min(round(o["frac"] * b), b, kq if select != "uniform" else b))
-        rec, prs, off = _eval_budget(M, cheap_m, anchor_rows, test_rows, b, ki, o["ks"], o["rounds"], select, gen,
-                                     core_rank)
-        recall[:, j, :], pairs[:, j] = rec, prs
-        offline.append(off)
-        kis.append(ki)
+    with single_blas_thread():
+        for j, b in enumerate(o["budgets"]):
+            ki = max(1, min(round(o["frac"] * b), b, kq if select != "uniform" else b))
+            rec, prs, off = _eval_budget(M, cheap_m, anchor_rows, test_rows, b, ki, o["ks"], o["rounds"], select,
+                                         gen, core_rank)
+            recall[:, j, :], pairs[:, j] = rec, prs
+            offline.append(off)
+            kis.append(ki)
+            if progress is not None:
+                progress(j + 1, len(o["budgets"]))
     return RecallReport(methods, o["budgets"], o["ks"], recall, pairs, tuple(offline), tuple(kis), nt,
                         {"n_anchor_queries": kq, "rounds": o["rounds"], "select": select, "core_rank": core_rank,
                          "anchor_fraction": o["frac"], "shape": M.shape})

@@ -180,3 +180,50 @@ def test_compress_on_minilm_with_defaults(minilm: tuple, tmp_path: Path) -> None
     assert "37 of 37 layers compressed" in out and "(49.9%) weights" in out
     ck = Checkpoint.open(tmp_path / "c.safetensors")
     assert "encoder.layer.0.attention.self.query.A" in ck.keys()
+
+
+def test_fit_reports_weights_in_data_units_and_takes_features(files: dict[str, Path]) -> None:
+    code, out, err = run("fit", files["lin"], "-t", "y", "-m", "closed-form", columns=200)
+    assert code == 0, err
+    weights = {line.split()[2]: float(line.split()[-2]) for line in out.splitlines() if "│ weight " in line}
+    assert weights == pytest.approx({"a": 1.0, "b": -2.0, "c": 0.5, "intercept": 3.0}, abs=1e-9)
+    assert "features a, b, c (every other column" in out
+    code, out, err = run("fit", files["lin"], "-t", "y", "-x", "a", "--features", "c", "-m", "closed-form",
+                         columns=200)
+    assert code == 0 and "features a, c" in out and "weight b" not in out, err
+    for bad, msg in ((("-x", "zz"), "--features 'zz' is not a column"), (("-x", "y"), "names the target 'y'"),
+                     (("-x", "a,a"), "names a column twice")):
+        code, _, err = run("fit", files["lin"], "-t", "y", *bad)
+        assert code == 2 and msg in err, err
+
+
+def _stderr_on_a_terminal(args: list[str]) -> str:
+    """What ``rankwise ARGS`` draws on stderr when stderr is a terminal (a pseudo-terminal)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rankwise", *args], stdout=subprocess.DEVNULL, stderr=follower,
+                            env={**os.environ, "COLUMNS": "80", "TERM": "xterm"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the follower closed: the process ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_is_drawn_on_a_terminal_and_quiet_turns_it_off(files: dict[str, Path], tmp_path: Path) -> None:
+    args = ["lora", "extract", str(files["base"]), str(files["tuned"]), "-o", str(tmp_path / "ad"), "--force"]
+    assert "extracting" in _stderr_on_a_terminal(args)
+    assert _stderr_on_a_terminal([*args, "--quiet"]) == ""

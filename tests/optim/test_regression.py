@@ -138,3 +138,21 @@ def test_fit_metrics_of_arbitrary_weights(rng: np.random.Generator) -> None:
     assert m.grad_norm == pytest.approx(np.linalg.norm(2 * X.T @ (X @ w - y) / 30), rel=1e-12)
     w_star = np.linalg.lstsq(X, y, rcond=None)[0]
     assert fit_metrics(p, w, w_star).rel_error == pytest.approx(np.linalg.norm(w - w_star) / np.linalg.norm(w_star))
+
+
+def test_raw_weights_give_the_raw_least_squares_solution() -> None:
+    from rankwise.optim.regression import raw_weights
+
+    rng = np.random.default_rng(3)
+    F = rng.standard_normal((50, 3)) * [1.0, 100.0, 0.01] + [5.0, -20.0, 0.3]
+    F[:, 2] = 7.0  # a constant column is only centred
+    y = F @ [2.0, 0.5, 0.0] + 4.0 + 0.1 * rng.standard_normal(50)
+    Z = StandardScaler().fit_transform(F)
+    w_std = np.linalg.lstsq(np.column_stack([Z, np.ones(50)]), y, rcond=None)[0]
+    w_raw = raw_weights(w_std, F)
+    np.testing.assert_allclose(np.column_stack([F, np.ones(50)]) @ w_raw, np.column_stack([Z, np.ones(50)]) @ w_std,
+                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(w_raw[:2], np.linalg.lstsq(np.column_stack([F[:, :2], np.ones(50)]), y,
+                                                          rcond=None)[0][:2], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"'w' must have shape \(d \+ 1,\) = \(4,\)"):
+        raw_weights(w_std[:3], F)

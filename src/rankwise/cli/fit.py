@@ -12,7 +12,15 @@ from rich.table import Table
 from ..io import check_output, read_columns
 from ..optim import METHODS as OPT_METHODS
 from ..optim import IterInfo
-from ..optim.regression import MODELS, FitMetrics, FitResult, design_matrix, fit_regression, regression_problem
+from ..optim.regression import (
+    MODELS,
+    FitMetrics,
+    FitResult,
+    design_matrix,
+    fit_regression,
+    raw_weights,
+    regression_problem,
+)
 from ._common import ForceOpt, HeaderOpt, _checks_choice, _cli_command, _console
 from ._render import show
 
@@ -28,13 +36,13 @@ def _metric_rows(m: FitMetrics) -> list[tuple[str, str]]:
     return out
 
 
-def _result_table(fit: FitResult, names: list[str]) -> Table:
+def _result_table(fit: FitResult, names: list[str], weights: np.ndarray) -> Table:
     t = Table(title="result", header_style="bold")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in _metric_rows(fit.metrics):
         t.add_row(k, v)
-    for name, val in zip(names, fit.w, strict=True):
+    for name, val in zip(names, weights, strict=True):
         t.add_row(f"weight {name}", f"{float(val):.6g}")
     return t
 
@@ -110,7 +118,12 @@ def fit_cmd(
     else:
         console.print(f"{fit.run.status.value} after {fit.run.iterations} iterations ({fit.run.seconds:.3f} s); "
                       f"options: {dict(fit.run.options)}", markup=False)
-    show(console, _result_table(fit, names))
+    raw = np.column_stack([columns[n] for n in names if n != "intercept"])
+    weights = raw_weights(fit.w, raw) if standardize else fit.w
+    show(console, _result_table(fit, names, weights))
+    if standardize:
+        console.print("weights in the data's units (fitted on standardised features; --no-standardize fits the "
+                      "raw ones)", markup=False)
     if fit.rate is not None and fit.sequence is not None:
         what = "‖w_k − w*‖" if model == "linear" else "‖∇L(w_k)‖"
         console.print(f"rate of {what}: {fit.rate}", markup=False)

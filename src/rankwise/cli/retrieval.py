@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .._threads import single_blas_thread
 from ..io import FORMATS, check_output
-from ._common import HELP, ForceOpt, HeaderOpt, _checks_choice, _cli_command, _console, _one_matrix
+from ._common import HELP, ForceOpt, HeaderOpt, QuietOpt, _checks_choice, _cli_command, _console, _one_matrix
+from ._progress import _progress_bar
 from ._render import show
 
 retrieval_app = typer.Typer(help="k-NN search with an expensive scorer through CUR (ANNCUR).",
@@ -70,6 +70,7 @@ def retrieval_eval(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     header: HeaderOpt = None,
     force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Recall@k against scorer pairs per query: ANNCUR, adaptive ANNCUR and random re-ranking."""
     from ..plot import save_figure
@@ -84,9 +85,9 @@ def retrieval_eval(
         name = f"built-in {kind} {queries}×{items}"
     else:
         M, name = _one_matrix(matrix, header), matrix.name
-    with single_blas_thread():  # many small solves: BLAS threads only add synchronisation
-        rep = evaluate(M, bs, ks=kk, n_anchor_queries=anchor_queries, n_test=test, anchor_fraction=anchor_fraction,
-                       rounds=rounds, select=select, rng=seed)  # type: ignore[arg-type]
+    rep = evaluate(M, bs, ks=kk, n_anchor_queries=anchor_queries, n_test=test, anchor_fraction=anchor_fraction,
+                   rounds=rounds, select=select, rng=seed,  # type: ignore[arg-type]
+                   progress=_progress_bar("budgets", quiet))
     title = (f"rankwise retrieval eval  ({name}; {anchor_queries} anchor queries, {rep.n_test} test queries, "
              f"select={select}, rounds={rounds}, seed={seed})")
     if plot is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "design_matrix",
     "fit_metrics",
     "fit_regression",
+    "raw_weights",
     "regression_metrics",
     "regression_problem",
     "standardize",
@@ -76,6 +77,45 @@ def standardize(X: np.ndarray) -> np.ndarray:
 
 
 _standardize = standardize  # design_matrix's keyword of the same name hides it
+
+
+def raw_weights(w: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Weights fitted on :func:`standardize`-d features, as weights on the raw features.
+
+    With z_j = (x_j − x̄_j)/s_j (s_j = 1 for a constant column), the linear predictor
+    Σ_j w_j z_j + b equals Σ_j (w_j/s_j) x_j + (b − Σ_j w_j x̄_j/s_j), so
+
+    .. math:: w'_j = w_j / s_j, \\qquad b' = b - \\sum_j w_j \\bar x_j / s_j
+
+    gives the same predictions (and the same loss) in the data's own units.
+
+    Parameters
+    ----------
+    w : ndarray of shape (d + 1,)
+        Feature weights, then the intercept (the layout of :func:`design_matrix`).
+    features : ndarray of shape (N, d)
+        The raw feature columns the standardisation was computed from.
+
+    Returns
+    -------
+    ndarray of shape (d + 1,)
+
+    Examples
+    --------
+    >>> X = np.array([[1.0], [3.0]])
+    >>> w = np.array([2.0, 10.0])  # y = 2·(x − 2)/1 + 10
+    >>> raw_weights(w, X).tolist()
+    [2.0, 6.0]
+    """
+    w = np.asarray(w, dtype=np.float64)
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or w.shape != (features.shape[1] + 1,):
+        raise ValueError(f"raw_weights: 'w' must have shape (d + 1,) = ({features.shape[-1] + 1},) for features "
+                         f"of shape {features.shape}; got {w.shape}")
+    sd = features.std(axis=0)
+    scale = np.where(sd > 0, sd, 1.0)
+    coef = w[:-1] / scale
+    return np.append(coef, w[-1] - float(np.sum(coef * features.mean(axis=0))))
 
 
 def design_matrix(columns: Mapping[str, np.ndarray], target: str, *, standardize: bool = True) -> Design:
