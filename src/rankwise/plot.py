@@ -16,6 +16,19 @@ __all__ = ["convergence_figure", "save_figure", "spectrum_figure"]
 
 
 LEGEND_WIDTH = 60  # characters of a legend entry (a longer one squeezes the axes to nothing)
+MAX_POINTS = 20_000  # points drawn per curve; longer curves are thinned
+
+
+def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``limit`` points of the curve (x, y): every point of the first ``limit/2``,
+    then geometrically spaced indices (a log-scale curve keeps its shape), and the last point."""
+    n = x.size
+    if n <= limit:
+        return x, y
+    head = np.arange(limit // 2)
+    tail = np.unique(np.geomspace(limit // 2, n - 1, limit // 2).astype(np.intp))
+    keep = np.concatenate([head, tail])
+    return x[keep], y[keep]
 
 def spectrum_figure(spectrum: Any, rank: int | None = None, *, title: str = "") -> Any:
     """Singular values (log scale) and the optimal relative Frobenius error against rank.
@@ -43,11 +56,11 @@ def spectrum_figure(spectrum: Any, rank: int | None = None, *, title: str = "") 
     ax1, ax2 = fig.subplots(1, 2)
     idx = np.arange(1, s.size + 1)
     positive = s > 0
-    ax1.semilogy(idx[positive], s[positive], ".-", ms=3)
+    ax1.semilogy(*_thin(idx[positive], s[positive]), ".-", ms=3)
     ax1.set(xlabel="index i", ylabel="σ_i", title="singular values")
     ks = np.arange(s.size + 1)
     ok = rel > 0
-    ax2.semilogy(ks[ok], rel[ok], "-")
+    ax2.semilogy(*_thin(ks[ok], rel[ok]), "-")
     ax2.set(xlabel="rank k", ylabel="‖A − A_k‖_F / ‖A‖_F", title="optimal error against rank")
     if rank is not None and 0 < rank <= s.size:
         ax1.axvline(rank, color="C3", ls="--", lw=1, label=f"k = {rank}")
@@ -109,10 +122,10 @@ def convergence_figure(runs: Any, *, reports: Any = None, ylabel: str = "r_k", t
         color = f"C{i % 10}"
         rep = (reports or {}).get(name) if reports is not None else (analyze(r, start=1) if ok.sum() >= 3 else None)
         label = name if rep is None else textwrap.shorten(f"{name}: {rep.summary}", LEGEND_WIDTH, placeholder=" …")
-        ax.semilogy(k[ok], r[ok], "-", color=color, lw=1.2, label=label)
+        ax.semilogy(*_thin(k[ok], r[ok]), "-", color=color, lw=1.2, label=label)
         fit = _fitted(rep, k, np.where(ok, r, np.nan)) if rep is not None else None
         if fit is not None:
-            ax.semilogy(fit[0], fit[1], "--", color=color, lw=2, alpha=0.7, label=f"{name}: {fit[2]}")
+            ax.semilogy(*_thin(fit[0], fit[1]), "--", color=color, lw=2, alpha=0.7, label=f"{name}: {fit[2]}")
     ax.set(xlabel="iteration k", ylabel=ylabel, title=title or "convergence")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")

@@ -36,3 +36,19 @@ def test_benchmark_table_format() -> None:
     assert "| rankwise step_inplace (numpy) | 2.000 ms | 500 | 1.00× |" in text
     assert "| rankwise step_inplace (torch tensors) | 1.000 ms | 1,000 | 0.50× |" in text
     assert "| torch.optim (foreach) | — | — | failed: x |" in text
+
+
+def test_long_curves_are_thinned_not_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from rankwise.plot import MAX_POINTS, _thin, convergence_figure, save_figure, spectrum_figure
+
+    k = np.arange(5_000_000, dtype=np.float64)
+    x, y = _thin(k, 0.999999 ** k)
+    assert x.size <= MAX_POINTS and x[0] == 0 and x[-1] == k[-1] and np.all(np.diff(x) > 0)
+    np.testing.assert_array_equal(y, 0.999999 ** x)
+    fig = convergence_figure({"long": 1.0 / (1.0 + k)})
+    assert max(line.get_xdata().size for line in fig.axes[0].get_lines()) <= MAX_POINTS
+    save_figure(fig, tmp_path / "c.png")
+    save_figure(spectrum_figure(np.sort(np.random.default_rng(0).random(3_000_000))[::-1], 10), tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 0
