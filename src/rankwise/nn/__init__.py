@@ -34,6 +34,8 @@ from .peft_io import load_adapter as load_adapter
 from .per_example import batch_grads as batch_grads
 from .per_example import loss_hvp as loss_hvp
 from .per_example import per_example_grads as per_example_grads
+from .vq import VectorQuantizer as VectorQuantizer
+from .vq import VQResult as VQResult
 
 __all__ = [
     "Calibration",
@@ -47,6 +49,8 @@ __all__ = [
     "LowRankLinear",
     "MonarchLinear",
     "TransformOptimizer",
+    "VQResult",
+    "VectorQuantizer",
     "add_lora",
     "apply_adapter",
     "batch_grads",
