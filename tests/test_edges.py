@@ -336,6 +336,7 @@ def test_every_entry_point_is_correct_or_says_why(m: int, n: int, dtype: str, co
             assert str(exc).startswith(f"{entry.name}: "), exc
             bad = not A.size or (min(m, n) < 2 and not entry.takes_rank) or content in ("nan", "inf")
             bad = bad or content in ("huge", "subnormal") or np.dtype(dtype).itemsize <= 4
+            bad = bad or (entry.real_only and dtype.startswith("complex"))
             assert bad or "'rank'" in str(exc) or "'size'" in str(exc), exc
             return
     for arr in entry.outputs(out):

@@ -2,11 +2,14 @@
 
 Later issues add their entry points to ``TABLE``: each entry names the function, builds a
 call from the matrix argument, says whether it takes a ``rank`` and how to read the output
-arrays (so dtype, library and device preservation can be checked).
+arrays (so dtype, library and device preservation can be checked). Every function in the
+``__all__`` of rankwise, rankwise.linalg, rankwise.structured, rankwise.retrieval and
+rankwise.rates is in ``TABLE`` or in ``NOT_MATRIX_FUNCTIONS`` with the test file that checks it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +18,10 @@ import numpy as np
 import pytest
 
 import rankwise
+import rankwise.linalg
+import rankwise.rates
+import rankwise.retrieval
+import rankwise.structured
 
 
 @dataclass(frozen=True)
@@ -23,11 +30,33 @@ class Entry:
     call: Callable[..., Any]  # call(A, **kwargs)
     outputs: Callable[[Any], list[Any]]  # arrays in the result
     takes_rank: bool = False
+    reads_values: bool = True  # False for plans: they are made from the shape and dtype alone
+    variant: str = ""  # tells apart two entries of one function in the test ids
+    arg: str = "A"  # the matrix argument's name, as errors give it
+    real_only: bool = False  # complex input is refused (scores have an order only when real)
 
 
 def _rhs(A: Any) -> Any:
     """A right-hand side for ``A`` of its own library and dtype (ones when ``A`` is malformed)."""
     return A[:, 0] if A.ndim == 2 and A.shape[1] > 0 else np.ones(A.shape[0])
+
+
+def _zero_factors(A: Any) -> tuple[Any, Any, Any]:
+    """The rank-1 zero approximation (U, S, Vh) of ``A``'s shape, in its library (float64 when ``A`` is not float)."""
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(A)
+    m, n = (A.shape[0], A.shape[-1]) if A.ndim else (1, 1)
+    dt = xp.float64 if A.dtype not in (xp.float32, xp.float64) else A.dtype
+    dev = getattr(A, "device", None)
+    kw = {"device": dev} if dev is not None and not isinstance(A, np.ndarray) else {}
+    return xp.zeros((m, 1), dtype=dt, **kw), xp.zeros((1,), dtype=dt, **kw), xp.zeros((1, n), dtype=dt, **kw)
+
+
+def _scores_kwargs(A: Any) -> dict[str, Any]:
+    """evaluate's arguments that fit a score matrix of ``A``'s size: one budget, recall@1, one test query."""
+    m = A.shape[0] if A.ndim else 1
+    return {"ks": (1,), "n_anchor_queries": max(1, m - 1), "n_test": 1, "rng": 0}
 
 
 TABLE = [
@@ -41,10 +70,22 @@ TABLE = [
     Entry("monarch_project", lambda A, **kw: rankwise.monarch_project(A), lambda r: [r.L, r.R]),
     Entry("interp_decomp", lambda A, **kw: rankwise.interp_decomp(A, kw.get("rank", 2), rng=0), lambda r: [r.proj],
           takes_rank=True),
+    Entry("interp_decomp", lambda A, **kw: rankwise.interp_decomp(A, kw.get("rank", 2), axis="rows",
+                                                                  method="randomized", rng=0),
+          lambda r: [r.proj], takes_rank=True, variant="rows-randomized"),
     Entry("cur", lambda A, **kw: rankwise.cur(A, kw.get("rank", 2), rng=0), lambda r: [r.C, r.U, r.R],
           takes_rank=True),
+    Entry("cur", lambda A, **kw: rankwise.cur(A, kw.get("rank", 2), select="leverage", core="optimal", rng=0),
+          lambda r: [r.C, r.U, r.R], takes_rank=True, variant="leverage-optimal"),
+    Entry("id_plan", lambda A, **kw: rankwise.linalg.id_plan(A, kw.get("rank", 2)), lambda r: [], takes_rank=True,
+          reads_values=False),
+    Entry("rsvd_plan", lambda A, **kw: rankwise.linalg.rsvd_plan(A, kw.get("rank", 2)), lambda r: [],
+          takes_rank=True, reads_values=False),
+    Entry("estimate_error", lambda A, **kw: rankwise.estimate_error(A, _zero_factors(A), rng=0), lambda r: []),
+    Entry("evaluate", lambda A, **kw: rankwise.retrieval.evaluate(A, [1], **_scores_kwargs(A)), lambda r: [],
+          arg="M", real_only=True),
 ]
-IDS = [e.name for e in TABLE]
+IDS = [e.name + (f"-{e.variant}" if e.variant else "") for e in TABLE]
 
 
 @pytest.mark.parametrize("entry", TABLE, ids=IDS)
@@ -52,7 +93,10 @@ IDS = [e.name for e in TABLE]
 def test_nonfinite_input_is_refused(entry: Entry, bad: float) -> None:
     A = np.ones((6, 4))
     A[2, 3] = bad
-    with pytest.raises(ValueError, match=rf"^{entry.name}: 'A' must contain only finite values; got 1 "):
+    if not entry.reads_values:  # a plan is made from the shape alone; executing it refuses the values
+        assert entry.call(A) == entry.call(np.ones((6, 4)))
+        return
+    with pytest.raises(ValueError, match=rf"^{entry.name}: '{entry.arg}' must contain only finite values; got 1 "):
         entry.call(A)
 
 
@@ -61,7 +105,7 @@ def test_nonfinite_input_is_refused(entry: Entry, bad: float) -> None:
                                             ((2, 3, 4), "must be a 2-D array; got a 3-D"),
                                             ((0, 4), "must be non-empty"), ((4, 0), "must be non-empty")])
 def test_bad_shapes_are_refused(entry: Entry, shape: tuple[int, ...], msg: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{entry.name}: 'A' {msg}"):
+    with pytest.raises(ValueError, match=rf"^{entry.name}: '{entry.arg}' {msg}"):
         entry.call(np.ones(shape))
 
 
@@ -74,14 +118,26 @@ def test_rank_out_of_range(entry: Entry, rank: int) -> None:
 
 @pytest.mark.parametrize("entry", TABLE, ids=IDS)
 def test_wrong_dtype_is_refused(entry: Entry) -> None:
-    with pytest.raises(TypeError, match="'A' must be a numeric array; got dtype"):
+    with pytest.raises(TypeError, match=rf"^{entry.name}: '{entry.arg}' must be a numeric array; got dtype"):
         entry.call(np.array([["a", "b"], ["c", "d"]]))
 
 
 @pytest.mark.parametrize("entry", TABLE, ids=IDS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_is_preserved(entry: Entry, dtype: type) -> None:
     A = np.random.default_rng(0).standard_normal((7, 5)).astype(dtype)
+    for out in entry.outputs(entry.call(A)):
+        assert out.dtype == np.dtype(dtype), (entry.name, out.dtype)
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_dtype_is_preserved(entry: Entry, dtype: type) -> None:
+    A = np.random.default_rng(0).standard_normal((7, 5)).astype(dtype)
+    if entry.real_only:
+        with pytest.raises(TypeError, match=rf"'{entry.arg}' must hold real scores; got dtype {np.dtype(dtype)}"):
+            entry.call(A)
+        return
     for out in entry.outputs(entry.call(A)):
         assert out.dtype in (np.dtype(dtype), np.finfo(dtype).dtype), (entry.name, out.dtype)
 
@@ -126,18 +182,71 @@ def test_every_public_name_is_documented() -> None:
         assert obj.__doc__ and len(obj.__doc__.strip()) > 20, name
 
 
-def test_every_public_function_is_in_the_table() -> None:
-    from rankwise import as_generator, chain_dot, chain_plan, low_rank_matrix, select_rank
+# Public functions that do not take one matrix A, each with the test file that checks its own domain.
+NOT_MATRIX_FUNCTIONS = {
+    "rankwise.as_generator": "tests/test_random.py",  # an rng argument
+    "rankwise.low_rank_matrix": "tests/test_random.py",  # builds a matrix from shapes and a spectrum
+    "rankwise.select_rank": "tests/test_validation.py",  # singular values
+    "rankwise.chain_plan": "tests/linalg/test_chain.py",  # shapes
+    "rankwise.chain_dot": "tests/linalg/test_chain.py",  # any number of 1-D/2-D operands
+    "rankwise.cr_matmul": "tests/linalg/test_matmul.py",  # two matrices A, B
+    "rankwise.cr_expected_error": "tests/linalg/test_matmul.py",
+    "rankwise.structured.discretize": "tests/structured/test_conformance.py",  # A, B, C of a state-space model
+    "rankwise.structured.ssm_kernel": "tests/structured/test_conformance.py",
+    "rankwise.structured.ssm_apply": "tests/structured/test_conformance.py",  # a signal and a kernel
+    "rankwise.structured.rope": "tests/structured/test_conformance.py",  # vectors and positions
+    "rankwise.structured.rope_exp": "tests/structured/test_conformance.py",  # a generator and positions
+    "rankwise.structured.rope_matrix": "tests/structured/test_conformance.py",  # positions and a size
+    "rankwise.structured.rope_generator": "tests/structured/test_rope.py",  # a size
+    "rankwise.structured.hippo": "tests/structured/test_ssm.py",  # a kind and a size
+    "rankwise.structured.hippo_nplr": "tests/structured/test_ssm.py",
+    "rankwise.retrieval.synthetic_scores": "tests/test_retrieval.py",  # builds a matrix from sizes
+    "rankwise.retrieval.recall_figure": "tests/test_public_functions.py",  # a RecallReport (see below)
+    "rankwise.rates.analyze": "tests/test_rates.py",  # a sequence of residuals
+}
+MATRIX_MODULES = ("rankwise", "rankwise.linalg", "rankwise.structured", "rankwise.retrieval", "rankwise.rates")
 
-    # chain_plan takes shapes, chain_dot any number of 1-D/2-D operands: their own conformance
-    # tests are in tests/linalg/test_chain.py; estimate_error takes a matrix and its approximation.
-    not_matrix_functions = {as_generator, low_rank_matrix, select_rank, chain_plan, chain_dot,
-                            rankwise.estimate_error,
-                            # two matrices A, B: their conformance tests are in tests/linalg/test_matmul.py
-                            rankwise.cr_matmul, rankwise.cr_expected_error}
-    functions = {getattr(rankwise, n) for n in rankwise.__all__
-                 if callable(getattr(rankwise, n)) and not isinstance(getattr(rankwise, n), type)}
-    assert {f.__name__ for f in functions - not_matrix_functions} <= set(IDS)
+
+def _public_functions() -> dict[str, Any]:
+    """``{"module.name": function}`` for every function (not class) in the ``__all__`` of MATRIX_MODULES."""
+    import importlib
+
+    out: dict[str, Any] = {}
+    for mod_name in MATRIX_MODULES:
+        mod = importlib.import_module(mod_name)
+        for n in mod.__all__:
+            obj = getattr(mod, n)
+            if callable(obj) and not isinstance(obj, type):
+                out[f"{mod_name}.{n}"] = obj
+    return out
+
+
+def test_every_public_function_is_in_the_table() -> None:
+    """Each public function is an Entry of TABLE (under its own name) or a NOT_MATRIX_FUNCTIONS key whose test
+    file exists and names it; no key is stale. A function re-exported by several modules is checked once."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    functions = _public_functions()
+    not_matrix = {id(functions[q]) for q in NOT_MATRIX_FUNCTIONS if q in functions}
+    missing = sorted(q for q, f in functions.items() if f.__name__ not in {e.name for e in TABLE}
+                     and id(f) not in not_matrix)
+    assert not missing, f"public functions in neither TABLE nor NOT_MATRIX_FUNCTIONS: {missing}"
+    assert set(NOT_MATRIX_FUNCTIONS) <= set(functions), set(NOT_MATRIX_FUNCTIONS) - set(functions)
+    for q, path in NOT_MATRIX_FUNCTIONS.items():
+        text = (root / path).read_text(encoding="utf-8")
+        assert re.search(rf"\b{q.rsplit('.', 1)[1]}\(", text), f"{path} does not call {q}"
+        assert functions[q].__name__ not in {e.name for e in TABLE}, f"{q} is in TABLE too"
+
+
+def test_recall_figure_draws_one_panel_per_k() -> None:
+    pytest.importorskip("matplotlib")
+    from rankwise.retrieval import evaluate, recall_figure, synthetic_scores
+
+    M = synthetic_scores("lowrank", 40, 60, rank=3, noise=0.0, rng=0)
+    fig = recall_figure(evaluate(M, [6, 12], ks=(1, 5), n_anchor_queries=20, n_test=5, rng=0), title="t")
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["recall@1", "recall@5"]
+    assert all(len(ax.lines) == 3 for ax in fig.axes)  # anncur, adaptive, random
 
 
 # --------------------------------------------------------------------------- dtypes beyond the four LAPACK types
@@ -150,8 +259,9 @@ def test_extended_precision_is_refused_with_the_supported_list(entry: Entry, dty
     if np.finfo(dtype).bits <= 64 and np.dtype(dtype).kind == "f":
         pytest.skip("longdouble is float64 on this platform")
     A = np.random.default_rng(0).standard_normal((7, 5)).astype(dtype)
-    with pytest.raises(TypeError, match=rf"^{entry.name}: 'A' must have a dtype rankwise computes in: float32, "
-                                        r"float64, complex64, complex128 .* got (float128|complex256|float96)"):
+    supported = r"float32, float64, complex64, complex128 .* got (float128|complex256|float96)"
+    with pytest.raises(TypeError, match=rf"^{entry.name}: '{entry.arg}' must have a dtype rankwise computes in: "
+                                        + supported):
         entry.call(A)
 
 
@@ -235,6 +345,35 @@ def test_same_seed_same_result_with_one_or_two_blas_threads(entry: Entry) -> Non
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
+def _finite_or_says_why(entry: Entry, e: int) -> None:
+    """``entry`` on entries of size 2^e: a finite result, or an InputError from the function saying what does not
+    fit its range; never an overflow warning, an inf or a NaN."""
+    import warnings
+
+    A = np.random.default_rng(5).standard_normal((7, 5))
+    for f in rankwise._numerics.pow2_factors(e, "float64"):
+        A = A * f
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            out = entry.call(A)
+        except rankwise.InputError as exc:
+            assert str(exc).startswith(f"{entry.name}: ") and "range" in str(exc), exc
+            return
+    for arr in entry.outputs(out):
+        assert np.all(np.isfinite(arr)), entry.name
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_subnormal_entries_give_a_finite_result_or_say_why(entry: Entry) -> None:
+    _finite_or_says_why(entry, -1040)  # about 1e-313
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=IDS)
+def test_huge_entries_give_a_finite_result_or_say_why(entry: Entry) -> None:
+    _finite_or_says_why(entry, 1000)  # about 1e301
+
+
 @pytest.mark.parametrize("entry", TABLE, ids=IDS)
 @pytest.mark.parametrize("value", [3.0, 0.0])
 def test_one_by_one(entry: Entry, value: float) -> None:
@@ -243,6 +382,10 @@ def test_one_by_one(entry: Entry, value: float) -> None:
         with pytest.raises(ValueError, match=r"^range_finder: 'size' must be an int in \[1, min\(m, n\)\] = \[1, 1\]"):
             entry.call(A)
         assert rankwise.range_finder(A, 1, rng=0).shape == ((1, 1) if value else (1, 0))
+        return
+    if entry.name == "evaluate":  # one row cannot be both an anchor query and a test query
+        with pytest.raises(ValueError, match=r"^evaluate: 'n_anchor_queries' must be an int in \[1, m - 1\] = \[1, 0"):
+            entry.call(A)
         return
     out = entry.call(A, rank=1) if entry.takes_rank else entry.call(A)
     for arr in entry.outputs(out):

@@ -742,12 +742,26 @@ def _rerank(row: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     return _top_k(candidates, row[candidates], k)[0]
 
 
+def _real_scores(X: Any, func: str, name: str) -> np.ndarray:
+    """A finite real score matrix as float64, scaled by a power of two into [2^-500, 2^500] in magnitude
+    (rankings, and so recall, do not change; the CUR solves stay clear of overflow and underflow)."""
+    X = np.asarray(_array.to_numpy(_checks.matrix(X, func=func, name=name)))
+    if np.iscomplexobj(X):
+        _checks._fail(func, f"'{name}' must hold real scores; got dtype {X.dtype} (rank by a real part or a "
+                            "modulus first)", _checks.InputTypeError)
+    X = X.astype(np.float64)
+    top = float(np.abs(X).max())
+    if top > 2.0**500 or 0 < top < 2.0**-500:
+        X = np.ldexp(X, -math.frexp(top)[1])
+    return X
+
+
 def _eval_checks(func: str, M: Any, cheap: Any, budgets: Any, ks: Any, n_anchor_queries: int, n_test: int,
                  anchor_fraction: float, rounds: int) -> dict[str, Any]:
-    M = np.asarray(_array.to_numpy(_checks.matrix(M, func=func, name="M")), dtype=np.float64)
+    M = _real_scores(M, func, "M")
     m, n = M.shape
     if cheap is not None:
-        cheap = np.asarray(_array.to_numpy(_checks.matrix(cheap, func=func, name="cheap")), dtype=np.float64)
+        cheap = _real_scores(cheap, func, "cheap")
         if cheap.shape != M.shape:
             _checks._fail(func, f"'cheap' must have M's shape {M.shape}; got {cheap.shape}")
     kq = _checks.integer(n_anchor_queries, func=func, name="n_anchor_queries", lo=1, hi=m - 1, hi_text="m - 1",

@@ -610,11 +610,55 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
             np.sort(gen.choice(m, size=k, replace=False)).astype(np.int64), {})
 
 
-def _core(op: Operator, C: Array, R: Array, I: np.ndarray, core: str) -> Array:
-    """U = A[I, J]⁺ (``"pinv"``) or U = C⁺ A R⁺ (``"optimal"``, one product with A)."""
+def _truncation_errors(op: Operator, Cv: Array, Ru: Array, total: float) -> tuple[np.ndarray, float]:
+    """‖A − Σ_{i<r} c_i ρ_i‖_F² for r = 0, …, k, and a bound on their rounding (one product with A).
+
+    ``Cv[:, i]`` = c_i and ``Ru[i, :]`` = ρ_i. Expanding the square, with t_i = Re⟨A, c_i ρ_i⟩ and
+    G_ij = ⟨c_i ρ_i, c_j ρ_j⟩ = (c_iᴴc_j)(ρ_j ρ_iᴴ), the error of the first r terms is
+    ‖A‖_F² − 2 Σ_{i<r} t_i + Σ_{i,j<r} G_ij: every r at the cost of one product A Ruᴴ.
+    """
+    xp = _array.namespace(Cv)
+    AR = cast(_dense_result(op.matmat(cast(H(Ru), op.dtype))), Cv.dtype)  # m × k: A ρ_iᴴ
+    Cc = xp.conj(Cv) if _array.is_complex(Cv) else Cv
+    t = np.real(np.asarray(_array.to_numpy(xp.sum(Cc * AR, axis=0)), dtype=np.complex128))
+    G = np.real(np.asarray(_array.to_numpy((H(Cv) @ Cv) * (Ru @ H(Ru)).mT), dtype=np.complex128))
+    block = np.diagonal(np.cumsum(np.cumsum(G, axis=0), axis=1))  # Σ_{i,j<r} G_ij for r = 1, …, k
+    errs = total - 2.0 * np.concatenate(([0.0], np.cumsum(t))) + np.concatenate(([0.0], block))
+    scale = total + 2.0 * float(np.sum(np.abs(t))) + float(np.sum(np.abs(G)))
+    return errs, 8.0 * (t.size + 1) * _numerics.eps(op.dtype) * scale
+
+
+def _pinv_core(op: Operator, C: Array, R: Array, I: np.ndarray, total: float | None) -> Array:
+    """U = W_r⁺ for W = A[I, J] = U_W Σ V_Wᴴ, with the truncation r chosen on A itself.
+
+    ``W_r⁺ = Σ_{i<r} v_i u_iᴴ / σ_i``. Among r = 0, …, rank(W) (rank at pinv's cutoff), r minimises
+    the exact ‖A − C W_r⁺ R‖_F (see :func:`_truncation_errors`); the untruncated W⁺ is kept unless a
+    truncation is better by more than rounding, so exact low-rank inputs keep their exact core.
+    """
+    xp = _array.namespace(C)
+    W = xp.take(C, xp.asarray(I, device=_array.device(C)), axis=0)
+    if total is None:
+        return pinv(W)
+    wd = work_dtype(xp, C.dtype)
+    Uw, s, Vh = xp.linalg.svd(cast(W, wd), full_matrices=False)
+    s_np = np.asarray(_array.to_numpy(s), dtype=np.float64)
+    r0 = int(np.count_nonzero(s_np > _numerics.pinv_rtol(tuple(W.shape), _array.real_dtype(W)) * s_np[0])) \
+        if s_np.size else 0
+    if r0 == 0:
+        return pinv(W)
+    Cv = (cast(C, wd) @ H(Vh[:r0, :])) / s[None, :r0]  # c_i = C v_i / σ_i
+    Ru = H(Uw[:, :r0]) @ cast(R, wd)  # ρ_i = u_iᴴ R
+    errs, slack = _truncation_errors(op, Cv, Ru, total)
+    r = int(np.argmin(errs))
+    if errs[r0] <= errs[r] + slack:
+        return pinv(W)
+    return cast(H(Vh[:r, :]) @ (H(Uw[:, :r]) / s[:r, None]), C.dtype)
+
+
+def _core(op: Operator, C: Array, R: Array, I: np.ndarray, core: str, total: float | None) -> Array:
+    """U = A[I, J]'s truncated pseudo-inverse (``"pinv"``) or U = C⁺ A R⁺ (``"optimal"``); one product with A."""
     if core == "pinv":
-        xp = _array.namespace(C)
-        return pinv(xp.take(C, xp.asarray(I, device=_array.device(C)), axis=0))
+        return _pinv_core(op, C, R, I, total)
     AR = _dense_result(op.matmat(cast(pinv(R), op.dtype)))
     return pinv(C) @ cast(AR, C.dtype)
 
@@ -633,7 +677,7 @@ def _cur_to_target(A: Any, op: Operator, k: int | None, tol: float | None, selec
     while True:
         J, I, extra = _select(A, op, k, tol if k is None else None, select, gen, total)
         C, R = op.columns(J), op.rows(I)
-        U = _core(op, C, R, I, core)
+        U = _core(op, C, R, I, core, total)
         err_sq = op.residual_fro_sq(C, U @ R)
         kk = int(J.size)
         if tol is None or total is None or _numerics.meets_tol(math.sqrt(err_sq), tol, math.sqrt(total)) \
@@ -659,8 +703,8 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
         Relative Frobenius target ‖A − CUR‖_F <= tol·‖A‖_F. k starts at the column ID's rank at
         ``tol`` for ``select="id"`` (the randomized SVD's for ``"leverage"``; not available for
         ``"uniform"``); the CUR error is then measured exactly and k grows by a quarter until it
-        meets ``tol``. Where even k = min(m, n) does not (an ill-conditioned A[I, J] with the
-        ``"pinv"`` core), the result says so: ``report.met_tol`` is False and a
+        meets ``tol``. Where even k = min(m, n) does not (an A[I, J] too ill-conditioned for
+        the ``"pinv"`` core), the result says so: ``report.met_tol`` is False and a
         :class:`~rankwise._checks.ToleranceWarning` gives the error achieved. Exactly one of
         ``rank`` and ``tol``.
     select : {"id", "leverage", "uniform"}, default="id"
@@ -668,8 +712,9 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
         ``"leverage"``: J and I sampled without replacement with probability ∝ the leverage
         scores ‖V_k[j, :]‖², ‖U_k[i, :]‖² of a rank-k randomized SVD. ``"uniform"``: uniformly.
     core : {"pinv", "optimal"}, default="pinv"
-        ``"pinv"``: U = A[I, J]⁺ (needs only the k × k intersection). ``"optimal"``:
-        U = C⁺AR⁺ = argmin_U ‖A − CUR‖_F (one more product with A).
+        ``"pinv"``: U = W_r⁺, the pseudo-inverse of the intersection W = A[I, J] truncated to its
+        r leading singular triplets, r chosen to minimise ‖A − CUR‖_F (one more product with A;
+        see Notes). ``"optimal"``: U = C⁺AR⁺ = argmin_U ‖A − CUR‖_F (one more product with A).
     rng : None, int or Generator
         Used by the randomized ID and the sampling.
 
@@ -685,6 +730,19 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     recovered by either core once the intersection is nonsingular. For fixed C and R the
     optimal core gives ‖A − CUR‖_F = ‖A − P_C A P_R‖_F, where P_C, P_R are the orthogonal projectors
     onto range(C) and the row space of R.
+
+    *The pinv core.* With W = A[I, J] = Σ_i σ_i u_i v_iᴴ, the core is
+
+    .. math:: U = W_r^+ = \\sum_{i \\le r} \\sigma_i^{-1} v_i u_i^H,\\qquad
+              r = \\arg\\min_{0 \\le r \\le \\operatorname{rank}(W)} \\|A - C W_r^+ R\\|_F,
+
+    with rank(W) counted at :func:`~rankwise.linalg.pinv`'s cutoff. The errors of every r come
+    from one product A·(R's rows rotated by U_W) and k × k algebra. On noisy data the untruncated
+    A[I, J]⁺ divides by the noise's small singular values, and its error grows with k (beyond ‖A‖
+    for sampled rows and columns); the truncation stops that. Guarantees: ‖A − CUR‖_F is at most
+    ‖A − C A[I, J]⁺ R‖_F and at most ‖A‖_F (r = 0, U = 0); U = A[I, J]⁺ exactly unless a truncation
+    is better by more than rounding, so exact low-rank inputs are recovered as before. The optimal
+    core is never worse (it minimises over every U).
 
     References
     ----------

@@ -350,9 +350,13 @@ def estimate_error(A: Any, approx: Any, *, probes: int = 10, confidence: float =
     from scipy.stats import chi2
 
     func = "estimate_error"
-    op = as_operator(A, func=func)
     r = _checks.integer(probes, func=func, name="probes", lo=1)
     conf = _checks.real(confidence, func=func, name="confidence", lo=0, hi=1, lo_open=True, hi_open=True)
+    prep = prepare(as_operator(A, func=func), func=func)  # finite values; 2^e·A in the safe range
+    op, e = prep.op, prep.exponent
+    if e and isinstance(approx, (tuple, list)) and len(approx) == 3:  # Â in the same units: S·2^e
+        approx = (approx[0], _array.scale_pow2(_checks.array(approx[1], func=func, name="approx S", ndim=1), e),
+                  approx[2])
     gen = as_generator(rng, func=func)
     Omega = gaussian(op, op.shape[1], r, gen)
     AO = _dense_result(op.matmat(Omega))
@@ -361,10 +365,12 @@ def estimate_error(A: Any, approx: Any, *, probes: int = 10, confidence: float =
     AO64 = cast(AO, wd)
     E = AO64 - _apply_approx(approx, cast(Omega, wd), AO64, op.shape, func)
     norms_sq = np.asarray(_array.to_numpy(xp.sum(xp.abs(E) ** 2, axis=0)), dtype=np.float64)
-    fro = math.sqrt(float(norms_sq.mean()))
+    if not np.all(np.isfinite(norms_sq)):
+        _checks._fail(func, "'approx' must be finite and of A's magnitude; the residual A·Ω − Â·Ω is not finite")
+    fro = math.ldexp(math.sqrt(float(norms_sq.mean())), -e)  # unscaled after the root: ‖A‖² may overflow
     lo_q, hi_q = chi2.ppf((1 - conf) / 2, r) / r, chi2.ppf(1 - (1 - conf) / 2, r) / r
     return ErrorEstimate(fro=fro, fro_low=fro / math.sqrt(hi_q), fro_high=fro / math.sqrt(lo_q),
-                         spectral_bound=10 * math.sqrt(2 / math.pi) * math.sqrt(float(norms_sq.max())),
+                         spectral_bound=10 * math.sqrt(2 / math.pi) * math.ldexp(math.sqrt(float(norms_sq.max())), -e),
                          confidence=conf, spectral_confidence=1 - 10.0**-r, probes=r)
 
 
