@@ -35,13 +35,17 @@ def _median_time(fn: Callable[[], Any], repeats: int, inner: int = 1) -> float:
 
 def _median_times(fns: list[Callable[[], Any]], repeats: int, inners: list[int] | None = None) -> list[float]:
     """Median seconds per call of each function, timed interleaved (f₀, f₁, …, f₀, f₁, …) after a warm-up,
-    so that every tool of a table row sees the same load on a shared machine."""
+    so that every tool of a table row sees the same load on a shared machine; each sample follows one
+    untimed call of the same function, so no tool pays for refilling the caches after another."""
     inners = inners or [1] * len(fns)
     for fn in fns:
         fn()
     samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, inner, out in zip(fns, inners, samples, strict=True):
+    k = len(fns)
+    for rep in range(repeats):
+        for i in range(rep, rep + k):  # each round starts with the next tool: no tool always follows the slowest
+            fn, inner, out = fns[i % k], inners[i % k], samples[i % k]
+            fn()  # untimed: the previous tool's data leave the caches, not this tool's time
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
