@@ -78,6 +78,20 @@ def _median_times(fns: Sequence[Callable[[], Any]], repeats: int) -> list[float]
     return [statistics.median(s) for s in samples]
 
 
+BLAS_IDLE = 0.5  # seconds
+
+
+def _after_numpy(lib: str) -> None:
+    """Before timing torch in a process that just ran NumPy: let OpenBLAS's threads go to sleep.
+
+    OpenBLAS's threads spin for a while after each call; on two cores they take the cores torch's
+    OpenMP threads need (measured: torch's Monarch/dense ratio at n = 1024 halves, 7.1× → 3.4×,
+    right after NumPy's rows, and is back at 7.0× after half a second of idleness).
+    """
+    if lib == "torch":
+        time.sleep(BLAS_IDLE)
+
+
 def _median_time(fn: Callable[[], Any], repeats: int) -> float:
     return _median_times([fn], repeats)[0]
 
@@ -105,6 +119,7 @@ def _monarch_case(n: int, repeats: int) -> list[str]:
     Wt, Xt = torch.from_numpy(W), torch.from_numpy(X)
     rows = []
     for lib, (Mx, Wx, Xx) in (("numpy", (M, W, X)), ("torch", (Mt, Wt, Xt))):
+        _after_numpy(lib)
         t_dense, t_monarch = _median_times([lambda Wx=Wx, Xx=Xx: Wx @ Xx, lambda Mx=Mx, Xx=Xx: Mx @ Xx], repeats)
         err = _rel(Mx @ Xx, Wx @ Xx)
         rows.append(f"| {n} | ({k}, {q}) | {lib} | {1e3 * t_dense:.3f} ms | {1e3 * t_monarch:.3f} ms | "
@@ -171,6 +186,7 @@ def ssm_table(quick: bool, repeats: int, lengths: Sequence[int] | None = None,
         fns = [_kernel(systems, "dplr", L), _kernel(systems, "diagonal", L)]
         if not skip:
             fns.append(_kernel(systems, "naive", L))
+        _after_numpy(lib)
         times = _median_times(fns, repeats)
         t_dplr, t_diag = times[0], times[1]
         per = 1e9 * t_dplr / ((N + L) * math.log2(L))
