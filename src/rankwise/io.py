@@ -71,8 +71,8 @@ def _check_2d(path: Path, name: str, arr: Any) -> Any:
     return arr
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape and dtype a ``.npy`` file declares, checked against the file's size.
+def _check_npy(path: Path) -> None:
+    """Raise unless ``path`` holds a ``.npy`` header whose shape and dtype fit in the file.
 
     Catches a text or pickle file renamed ``.npy``, object arrays, and a header that promises
     more data than the file holds (before anything is allocated).
@@ -97,11 +97,10 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     if need > have:
         raise _fail(path, f"its header declares shape {tuple(shape)} of {dtype} ({need:,} bytes) but the file "
                           f"holds {have:,} bytes of data; the file is truncated or corrupt")
-    return tuple(shape), dtype
 
 
 def _load_npy(path: Path) -> list[NamedMatrix]:
-    _npy_header(path)
+    _check_npy(path)
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
@@ -200,19 +199,19 @@ def read_table(path: str | os.PathLike[str], *, header: bool | None = None) -> T
             raise _fail(p, f"line {lineno} has {len(cells)} cell{'s' * (len(cells) != 1)}; expected {width} "
                            f"(as on line {lines[0][0]})")
         rows.append(cells)
-    try:
-        data = np.array(rows, dtype=np.float64)
-        bad = not all(_REAL.fullmatch(c) for row in rows for c in row)
+    try:  # NumPy's parser, plus the one spelling it takes that rankwise refuses: digit separators
+        if any("_" in ln for _, ln in body):
+            raise ValueError("underscore")
+        return Table(np.array(rows, dtype=np.float64).reshape(len(rows), width), names)
     except ValueError:
-        bad = True
-    if bad:
-        for (lineno, _), row in zip(body, rows, strict=True):
-            for j, cell in enumerate(row):
-                if not _REAL.fullmatch(cell):
-                    first_row = lineno == body[0][0] and names is None and not _NUMBER_LIKE.fullmatch(cell)
-                    hint = "; if this row is a header, pass --header" if first_row else ""
-                    raise _fail(p, f"line {lineno}, column {j + 1}: {_why_not_real(cell)}{hint}")
-    return Table(data.reshape(len(rows), width), names)
+        pass
+    for (lineno, _), row in zip(body, rows, strict=True):  # the first cell that is not a real number
+        for j, cell in enumerate(row):
+            if not _REAL.fullmatch(cell):
+                first_row = lineno == body[0][0] and names is None and not _NUMBER_LIKE.fullmatch(cell)
+                hint = "; if this row is a header, pass --header" if first_row else ""
+                raise _fail(p, f"line {lineno}, column {j + 1}: {_why_not_real(cell)}{hint}")
+    raise _fail(p, "holds a cell NumPy cannot read as a number")
 
 
 def _load_text(path: Path, header: bool | None = None) -> list[NamedMatrix]:
@@ -346,7 +345,7 @@ def read_columns(path: str | os.PathLike[str], *, header: bool | None = None) ->
     """
     p = check_input(path)
     if p.suffix.lower() == ".npy":
-        _npy_header(p)
+        _check_npy(p)
         arr = np.load(p, allow_pickle=False, mmap_mode="r")
         arr = arr[:, None] if arr.ndim == 1 else arr
         if arr.ndim != 2:
@@ -446,7 +445,7 @@ def open_dask(path: str | os.PathLike[str], *, chunks: int = 4096, key: str | No
         raise InputError(f"open_dask: 'chunks' must be an integer >= 1 (rows per chunk); got {chunks!r}")
     check_input(p, folders=True)
     if p.suffix.lower() == ".npy" and p.is_file():
-        _npy_header(p)
+        _check_npy(p)
         try:
             mm = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:

@@ -301,22 +301,18 @@ def _order(d: np.ndarray) -> float | None:
     return float(np.median(last))
 
 
-def _stable_order(d: np.ndarray) -> float | None:
-    """p read from a stable tail of d_{k+1}/d_k, or None.
+def _stable_order(p: float, d: np.ndarray) -> bool:
+    """Whether p = :func:`_order` of d (read when the last four steps decrease, the last one by
+    a factor 0.6 or more) comes from a stable tail of d_{k+1}/d_k.
 
-    Order p needs the last (up to) five steps to decrease, the last one by a factor 0.6 or
-    more, and the last three ratios to agree: all ≥ 1.15, median ≥ 1.3, spread ≤ p/4. A
-    linear sequence (ratios ≈ 1) or an oscillating one (ratios scattered) never passes.
+    Order p needs the last (up to) five steps to decrease and the last three ratios to agree:
+    all ≥ 1.15, median ≥ 1.3, spread ≤ p/4. A linear sequence (ratios ≈ 1) or an oscillating
+    one (ratios scattered) never passes.
     """
-    if not (np.all(d[-5:] < 0) and d[-1] < math.log(0.6)):
-        return None
-    p = _order(d)
-    if p is None or p < 1.3:
-        return None
+    if not np.all(d[-5:] < 0) or p < 1.3:
+        return False
     ps = d[1:][-3:] / d[:-1][-3:]
-    if not (np.all(ps >= 1.15) and float(np.ptp(ps)) <= 0.25 * p):
-        return None
-    return p
+    return bool(np.all(ps >= 1.15) and float(np.ptp(ps)) <= 0.25 * p)
 
 
 def _r2(x: np.ndarray, y: np.ndarray) -> float:
@@ -483,10 +479,9 @@ def _classify(ell: np.ndarray, x: np.ndarray, start: int, window: tuple[int, int
     if not slope < 0:
         return _inconclusive(n, floor_index, notes, "no decrease over the window")
     d_all = np.diff(ell)
-    p = _stable_order(d_all)
-    if p is not None:
-        return _order_report(p, d_all, base, notes)
     p = _order(d_all) if np.all(d_all[-4:] < 0) and d_all[-1] < math.log(0.6) else None
+    if p is not None and _stable_order(p, d_all):
+        return _order_report(p, d_all, base, notes)
     edges_geo = _geometric_edges(t)
     eps_geo = _exponent(*_block_slopes(t, ell, edges_geo))
     thirds = [a + (b - a) * j // 3 for j in range(4)]

@@ -749,7 +749,7 @@ def _real_scores(X: Any, func: str, name: str) -> np.ndarray:
     if np.iscomplexobj(X):
         _checks._fail(func, f"'{name}' must hold real scores; got dtype {X.dtype} (rank by a real part or a "
                             "modulus first)", _checks.InputTypeError)
-    X = X.astype(np.float64)
+    X = X.astype(np.float64, copy=False)  # already float64: no copy (X is only read)
     top = float(np.abs(X).max())
     if top > 2.0**500 or 0 < top < 2.0**-500:
         X = np.ldexp(X, -math.frexp(top)[1])

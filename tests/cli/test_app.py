@@ -13,14 +13,10 @@ from typer.testing import CliRunner
 
 import rankwise
 from rankwise.cli import app
-from rankwise.cli._common import _checks_choice, _cli_command, _fmt, _protected, _storage
+from rankwise.cli._common import _checks_choice, _cli_command, _fmt, _storage
+from tests.cli._run import run
 
 runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(app, list(args))
-    return res.exit_code, res.stdout, res.stderr
 
 
 def test_version_and_help() -> None:
@@ -106,12 +102,16 @@ def test_formatting_helpers() -> None:
         _checks_choice("c", ("a", "b"), "kind")
 
 
-def test_protected_lists_the_files_of_an_input_folder(tmp_path: Path) -> None:
+def test_nothing_inside_an_input_folder_can_be_an_output(tmp_path: Path) -> None:
+    from rankwise.io import check_output
+
     (tmp_path / "ad").mkdir()
     (tmp_path / "ad" / "w.safetensors").write_bytes(b"x")
-    (tmp_path / "ad" / "sub").mkdir()
-    f = tmp_path / "base.safetensors"
-    assert _protected(f, tmp_path / "ad") == [f, tmp_path / "ad", tmp_path / "ad" / "w.safetensors"]
+    for dest in (tmp_path / "ad" / "w.safetensors", tmp_path / "ad" / "new.safetensors", tmp_path / "ad"):
+        with pytest.raises(ValueError, match="even with --force"):
+            check_output(dest, protect=[tmp_path / "base.safetensors", tmp_path / "ad"], force=True,
+                         folder=dest.is_dir())
+    assert (tmp_path / "ad" / "w.safetensors").read_bytes() == b"x"
 
 
 SRC = Path(rankwise.__file__).parent

@@ -9,17 +9,9 @@ import numpy as np
 import pytest
 import scipy.io
 import scipy.sparse
-from typer.testing import CliRunner
 
-from rankwise.cli import app
+from tests.cli._run import one_line_error, run
 from tests.helpers import matrix
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(app, list(args))
-    return res.exit_code, res.stdout, res.stderr
 
 
 def test_default_run_prints_the_table() -> None:
@@ -84,14 +76,6 @@ def test_safetensors_all_and_output(tmp_path: Path) -> None:
     assert names == ["w1", "w2"]  # the 1-D bias is skipped
     f = load_file(str(out))
     assert set(f) == {"w1.U", "w1.S", "w1.Vh", "w2.U", "w2.S", "w2.Vh"} and f["w1.U"].dtype == np.float32
-
-
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rankwise: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_mixed_precision_option() -> None:

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from rankwise.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(app, list(args))
-    return res.exit_code, res.stdout, res.stderr
-
-
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rankwise: error: "), err
-    return lines[0]
+from tests.cli._run import one_line_error, run
 
 
 def test_chain_prints_the_plan_and_costs() -> None:

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from rankwise import cli, engine, rsvd
+from rankwise import engine, rsvd
 from rankwise.random import low_rank_matrix
+from tests.cli._run import run
 
 pytest.importorskip("dask.array")
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(cli.app, list(args))
-    return res.exit_code, res.stdout, res.stderr
 
 
 @pytest.fixture(scope="module")

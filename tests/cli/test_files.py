@@ -17,23 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from rankwise.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: object, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    res = runner.invoke(app, [str(a) for a in args], env=env)
-    return res.exit_code, res.stdout, res.stderr
-
-
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rankwise: error: "), err
-    return lines[0]
+from tests.cli._run import one_line_error, run
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -204,7 +189,8 @@ def test_a_header_is_announced_on_stderr_and_can_be_overridden(tmp_path: Path) -
     f.write_text("a,b\n1,2\n3,4\n5,7\n")
     code, out, err = run("approx", f, "--rank", "1", "--json")
     assert code == 0 and json.loads(out)[0]["shape"] == [3, 2]
-    assert err == f"rankwise: note: {f}: line 1 read as a header (a, b); pass --no-header to read it as numbers\n"
+    assert err == (f"rankwise: note: {f}: the first line read as a header (a, b); pass --no-header to read it "
+                   "as numbers\n")
     msg = one_line_error(*run("approx", f, "--rank", "1", "--no-header")[::2])
     assert "line 1, column 1: 'a' is not a number" in msg
     g = tmp_path / "n.csv"

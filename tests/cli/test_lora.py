@@ -6,19 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 torch = pytest.importorskip("torch")
 
-from rankwise.cli import app  # noqa: E402
 from rankwise.nn import Checkpoint, calibrate, load_adapter, write_safetensors  # noqa: E402
-
-runner = CliRunner()
-
-
-def run(*args: str | Path) -> tuple[int, str, str]:
-    res = runner.invoke(app, [str(a) for a in args])
-    return res.exit_code, res.stdout, res.stderr
+from tests.cli._run import run  # noqa: E402
 
 
 @pytest.fixture

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
+from tests.cli._run import run as cli_run
 
-from rankwise.cli import app
-
-runner = CliRunner()
 SMALL = ["lr-scaling", "--draws", "200", "--dim", "4", "--samples", "500", "--batch-sizes", "1,16,256",
          "--eps", "0.1"]
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(app, list(args), env={"COLUMNS": "80"})
-    return res.exit_code, res.stdout, res.stderr
+    return cli_run(*args, env={"COLUMNS": "80"})
 
 
 def test_table_fits_80_columns() -> None:

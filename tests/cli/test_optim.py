@@ -6,23 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner
 
-from rankwise.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(app, list(args))
-    return res.exit_code, res.stdout, res.stderr
-
-
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rankwise: error: "), err
-    return lines[0]
+from tests.cli._run import one_line_error, run
 
 
 def test_rates_several_columns_with_a_header(tmp_path: Path) -> None:

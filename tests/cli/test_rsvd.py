@@ -7,17 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from rankwise import cli, engine
+from rankwise import engine
 from rankwise.random import decay, low_rank_matrix
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(cli.app, list(args))
-    return res.exit_code, res.stdout, res.stderr
+from tests.cli._run import run
 
 
 @pytest.mark.parametrize("method", ["rsvd", "auto"])

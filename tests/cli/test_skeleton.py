@@ -8,17 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.linalg.interpolative as sli
-from typer.testing import CliRunner
 
-from rankwise import cli
 from rankwise.random import decay, low_rank_matrix
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    res = runner.invoke(cli.app, list(args))
-    return res.exit_code, res.stdout, res.stderr
+from tests.cli._run import run
 
 
 def test_id_reports_the_columns_and_the_error_against_the_optimum(tmp_path: Path) -> None:

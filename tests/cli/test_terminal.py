@@ -14,16 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from rankwise.cli import app
-
-runner = CliRunner()
+from tests.cli._run import run as cli_run
 
 
 def run(*args: object, columns: int = 80) -> tuple[int, str, str]:
-    res = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": str(columns)})
-    return res.exit_code, res.stdout, res.stderr
+    return cli_run(*args, env={"COLUMNS": str(columns)})
 
 
 @pytest.fixture(scope="module")

@@ -21,21 +21,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 HELP = {"help_option_names": ["-h", "--help"]}
 
 
+def _line(kind: str, message: object) -> None:
+    """Print ``rankwise: KIND: MESSAGE`` on stderr, whitespace collapsed so that it is one line."""
+    sys.stderr.write(f"rankwise: {kind}: {' '.join(str(message).split())}\n")
+
+
 def _die(message: str) -> NoReturn:
-    """Print ``rankwise: error: MESSAGE`` (whitespace collapsed to single spaces) on stderr; exit 2."""
-    sys.stderr.write(f"rankwise: error: {' '.join(str(message).split())}\n")
+    """Print ``rankwise: error: MESSAGE`` on stderr; exit 2."""
+    _line("error", message)
     raise typer.Exit(code=2)
 
 
 def _warn_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                file: Any = None, line: str | None = None) -> None:
     """Show a warning as ``rankwise: warning: MESSAGE`` on one line of stderr (no source line)."""
-    sys.stderr.write(f"rankwise: warning: {' '.join(str(message).split())}\n")
+    _line("warning", message)
 
 
 def note(message: str) -> None:
     """Print ``rankwise: note: MESSAGE`` on stderr (information that is not part of the result)."""
-    sys.stderr.write(f"rankwise: note: {' '.join(str(message).split())}\n")
+    _line("note", message)
 
 
 @contextmanager
@@ -91,16 +96,6 @@ def _checks_choice(value: str, options: tuple[str, ...], name: str) -> str:
     return value
 
 
-def _protected(*paths: Path) -> list[Path]:
-    """The inputs, and every file inside an input folder (outputs must not replace any)."""
-    out = []
-    for p in paths:
-        out.append(p)
-        if p.is_dir():
-            out.extend(q for q in p.iterdir() if q.is_file())
-    return out
-
-
 def _one_matrix(path: Path, header: bool | None = None) -> np.ndarray:
     """The one matrix a file holds, dense."""
     (nm, *rest) = load_matrices(path, header=header)
@@ -114,7 +109,7 @@ def _header_note(path: Path, header: tuple[str, ...] | None) -> None:
     """Say on stderr that the first line of ``path`` was read as a header (and how to override)."""
     if header is not None:
         shown = ", ".join(header[:6]) + (", …" if len(header) > 6 else "")
-        note(f"{path}: line 1 read as a header ({shown}); pass --no-header to read it as numbers")
+        note(f"{path}: the first line read as a header ({shown}); pass --no-header to read it as numbers")
 
 
 CheckpointArg = Annotated[Path, typer.Argument(exists=True, help="A .safetensors file or a folder of shards.",

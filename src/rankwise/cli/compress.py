@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._common import CheckpointArg, ForceOpt, QuietOpt, TargetsOpt, _cli_command, _console, _fmt, _protected, _storage
+from ._common import CheckpointArg, ForceOpt, QuietOpt, TargetsOpt, _cli_command, _console, _fmt, _storage
 from ._progress import _layer_progress
 from ._render import new_table, show
 
@@ -48,7 +48,7 @@ def compress_cmd(
 
     if ratio is None and energy is None:
         ratio = DEFAULT_RATIO
-    protect = _protected(model) + ([calibration] if calibration else [])
+    protect = [model, *([calibration] if calibration else [])]
     check_output(output, suffixes=(".safetensors",), protect=protect, force=force)
     src = as_source(model, func="compress", name="MODEL")
     plan = plan_compression(src, targets)

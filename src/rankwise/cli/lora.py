@@ -18,7 +18,6 @@ from ._common import (
     _cli_command,
     _console,
     _fmt,
-    _protected,
 )
 from ._progress import _layer_progress
 from ._render import new_table, show
@@ -70,11 +69,11 @@ def lora_extract(
     from ..io import check_output
     from ..nn.checkpoint import as_source
     from ..nn.extract import iter_extract, plan_extraction
-    from ..nn.peft_io import write_adapter
+    from ..nn.peft_io import EmptyAdapterError, write_adapter
 
     if rank is None and energy is None and tol is None:
         energy = DEFAULT_ENERGY
-    protect = _protected(base, tuned)
+    protect = [base, tuned]  # and everything inside them (see check_output)
     check_output(output, protect=protect, force=force, folder=True)
     b = as_source(base, func="lora extract", name="BASE")
     t = as_source(tuned, func="lora extract", name="TUNED")
@@ -92,9 +91,7 @@ def lora_extract(
 
         try:
             write_adapter(output, layers(), protect=protect, force=force)
-        except ValueError as exc:
-            if reports or "no layer to write" not in str(exc):
-                raise
+        except EmptyAdapterError:
             raise ValueError(f"lora extract: TUNED equals BASE on all {len(plan)} candidate layers; there is "
                              f"nothing to extract ({output} was not written)") from None
     rule = f"rank={rank}" if rank is not None else (f"energy={energy}" if energy is not None else f"tol={tol}")
@@ -130,7 +127,7 @@ def lora_merge(
     from ..nn.checkpoint import as_source, write_safetensors
     from ..nn.peft_io import load_adapter, merged_tensors
 
-    protect = _protected(base, adapter)
+    protect = [base, adapter]
     check_output(output, suffixes=(".safetensors",), protect=protect, force=force)
     ad = load_adapter(adapter)
     src = as_source(base, func="lora merge", name="BASE")

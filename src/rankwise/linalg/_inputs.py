@@ -13,7 +13,7 @@ from .. import _array, _checks, _numerics
 from ._dask import DaskOperator, is_dask
 from ._operator import DenseOperator, NpyOperator, Operator, ProductOperator, SparseOperator
 
-__all__ = ["KINDS", "Prepared", "as_operator", "fro_sq_checked", "prepare", "rescale_result", "rescaled", "safe_dense"]
+__all__ = ["KINDS", "Prepared", "as_operator", "prepare", "rescale_result", "rescaled", "safe_dense"]
 
 KINDS: tuple[tuple[Callable[[Any], bool], type[Operator]], ...] = (
     (NpyOperator.accepts, NpyOperator),
@@ -40,20 +40,6 @@ def as_operator(A: Any, *, func: str, name: str = "A") -> Operator:
     if m == 0 or n == 0:
         _checks._fail(func, f"'{name}' must be non-empty; got shape {(m, n)}")
     return op
-
-
-def fro_sq_checked(op: Operator, *, func: str, name: str = "A") -> float | None:
-    """‖A‖_F² (None for product-only input), raising the NaN/Inf error when it is not finite.
-
-    For dense input this one pass doubles as the finiteness check: a finite sum of squares
-    proves every entry finite, and only otherwise are NaN and Inf counted.
-    """
-    total = op.fro_sq()
-    if total is None or math.isfinite(total):
-        return total
-    op.raise_nonfinite(func=func, name=name)
-    _checks._fail(func, f"'{name}' must contain only finite values with a finite sum of squares; "
-                        f"got ‖{name}‖_F² = {total}")
 
 
 class Prepared(NamedTuple):

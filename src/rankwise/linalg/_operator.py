@@ -277,14 +277,31 @@ def fro_sq_dense(A: Array) -> float:
     return math.fsum(_array.to_float(xp.sum(p * p)) for p in parts)
 
 
-class DenseOperator(Operator):
-    """A dense NumPy, torch or array-API matrix; products run in its own library and device."""
+class _InMemoryOperator(Operator):
+    """Entries held in memory (dense arrays, scipy.sparse): read directly, rescaled by a power of two, and
+    ‖A‖_F² summed once per operator (``_inputs.prepare`` reads it; an algorithm handed the prepared
+    operator reuses it, as the streamed kinds reuse theirs)."""
 
-    label = "dense"
     has_entries = True
     row_access = True
     knows_norm = True
     rescalable = True
+    _fro: float | None = None
+
+    def fro_sq(self) -> float:
+        if self._fro is None:
+            self._fro = self._sum_sq()
+        return self._fro
+
+    @abc.abstractmethod
+    def _sum_sq(self) -> float:
+        """‖A‖_F², read from the entries (see :func:`sum_sq`)."""
+
+
+class DenseOperator(_InMemoryOperator):
+    """A dense NumPy, torch or array-API matrix; products run in its own library and device."""
+
+    label = "dense"
 
     def __init__(self, A: Array) -> None:
         self.A = A
@@ -316,7 +333,7 @@ class DenseOperator(Operator):
     def from_host(self, T: np.ndarray) -> Array:
         return _array.like(T, self.A)
 
-    def fro_sq(self) -> float:
+    def _sum_sq(self) -> float:
         return fro_sq_dense(self.A)
 
     def raise_nonfinite(self, *, func: str, name: str = "A") -> None:
@@ -345,17 +362,13 @@ def _is_sparse(A: Any) -> bool:
     return "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(A)
 
 
-class SparseOperator(Operator):
+class SparseOperator(_InMemoryOperator):
     """A ``scipy.sparse`` matrix (CSR or CSC kept, other formats converted to CSR); NumPy factors.
 
     Integer data computes in float64 and float16 in float32.
     """
 
     label = "sparse"
-    has_entries = True
-    row_access = True
-    knows_norm = True
-    rescalable = True
 
     def __init__(self, A: Any) -> None:
         A = A.tocsr() if A.format not in ("csr", "csc") else A
@@ -408,7 +421,7 @@ class SparseOperator(Operator):
     def host_matrix(self) -> np.ndarray:
         return self.A.toarray()
 
-    def fro_sq(self) -> float:
+    def _sum_sq(self) -> float:
         return sum_sq(self.A.data)
 
     def max_abs(self) -> float:

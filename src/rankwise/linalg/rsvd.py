@@ -766,12 +766,11 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     res = res._replace(U=op.as_left_factor(res.U))  # Dask input: U chunked by A's rows
     out = res._replace(S=rescale_result(res.S, -prep.exponent, func=func, what="the singular values of 'A'",
                                         dtype_hint="; compute in float64 (convert 'A' first)"))
-    met = _tol_met(run, plan)
-    if met is False:  # only where no rank of the basis met it: the whole row space, at rounding level
-        assert plan.tol is not None and run.total
-        err = math.sqrt(max(run.total - float(np.sum(run.s_np[:run.k] ** 2)), 0.0) / run.total)
-        _checks.warn_tolerance(func, plan.tol, err, f"rank {run.k} = the whole basis; rounding of "
-                                                    f"{_numerics.dtype_name(op.dtype)} limits what can be certified")
+    missed = _tol_missed(run, plan)
+    if missed is not None:  # only where no rank of the basis met it: the whole row space, at rounding level
+        assert plan.tol is not None
+        _checks.warn_tolerance(func, plan.tol, missed, f"rank {run.k} = the whole basis; rounding of "
+                                                       f"{_numerics.dtype_name(op.dtype)} limits what can be certified")
     if not report:
         return out
     err_sq = None
@@ -783,12 +782,15 @@ def rsvd(A: Any, rank: int | None = None, *, tol: float | None = None, oversampl
     return out, _report(op, A, res, run, plan, time.perf_counter() - t0, gen, used, err_sq, prep.exponent)
 
 
-def _tol_met(run: _Run, plan: RSVDPlan) -> bool | None:
-    """Whether the run's error ‖A‖_F² − Σ_{i<=k} s_i² meets ``plan.tol`` (None at a rank or without ‖A‖_F)."""
+def _tol_missed(run: _Run, plan: RSVDPlan) -> float | None:
+    """The relative error sqrt((‖A‖_F² − Σ_{i<=k} s_i²) / ‖A‖_F²) where it misses ``plan.tol``; None where it
+    meets it, at a rank and without ‖A‖_F."""
     if plan.tol is None or run.total is None:
         return None
     err_sq = max(run.total - float(np.sum(run.s_np[:run.k] ** 2)), 0.0)
-    return _numerics.meets_tol(math.sqrt(err_sq), plan.tol, math.sqrt(run.total))
+    if _numerics.meets_tol(math.sqrt(err_sq), plan.tol, math.sqrt(run.total)):
+        return None
+    return math.sqrt(err_sq / run.total)  # ‖A‖_F > 0: a zero ‖A‖_F meets every tolerance
 
 
 def _execute(prep: Prepared, plan: RSVDPlan, gen: np.random.Generator,

@@ -588,7 +588,7 @@ def _row_skeleton(C: Array, k: int) -> np.ndarray:
     return perm[:k]
 
 
-def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str, gen: np.random.Generator,
+def _select(op: Operator, k: int | None, tol: float | None, select: str, gen: np.random.Generator,
             total: float | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     m, n = op.shape
     if select == "id":
@@ -599,7 +599,7 @@ def _select(A: Any, op: Operator, k: int | None, tol: float | None, select: str,
     if select == "leverage":
         from .rsvd import rsvd
 
-        U, _, Vh = rsvd(A, k, tol=tol, rng=gen)
+        U, _, Vh = rsvd(op, k, tol=tol, rng=gen)  # the prepared operator: ‖A‖_F² is not summed again
         xp = _array.namespace(U)
         rk = int(U.shape[1])
         col = np.asarray(_array.to_numpy(xp.sum(xp.abs(Vh) ** 2, axis=0)), dtype=np.float64)
@@ -663,7 +663,7 @@ def _core(op: Operator, C: Array, R: Array, I: np.ndarray, core: str, total: flo
     return pinv(C) @ cast(AR, C.dtype)
 
 
-def _cur_to_target(A: Any, op: Operator, k: int | None, tol: float | None, select: str, core: str,
+def _cur_to_target(op: Operator, k: int | None, tol: float | None, select: str, core: str,
                    gen: np.random.Generator, total: float | None) -> tuple[Any, ...]:
     """(J, I, options, C, U, R, ‖A − CUR‖_F²) at rank ``k``, or grown until the CUR error meets ``tol``.
 
@@ -675,7 +675,7 @@ def _cur_to_target(A: Any, op: Operator, k: int | None, tol: float | None, selec
     lim = min(op.shape)
     first: int | None = None
     while True:
-        J, I, extra = _select(A, op, k, tol if k is None else None, select, gen, total)
+        J, I, extra = _select(op, k, tol if k is None else None, select, gen, total)
         C, R = op.columns(J), op.rows(I)
         U = _core(op, C, R, I, core, total)
         err_sq = op.residual_fro_sq(C, U @ R)
@@ -776,7 +776,7 @@ def cur(A: Any, rank: int | None = None, *, tol: float | None = None, select: Se
     prep = prepare(op, func=func)  # 2^e A: the same indices; U scaled back by 2^e, errors by 2^-e
     sop, total = prep.op, prep.total
     gen = as_generator(rng, func=func)
-    J, I, extra, Cs, Us, Rs, err_sq = _cur_to_target(A, sop, k, t, sel, how, gen, total)
+    J, I, extra, Cs, Us, Rs, err_sq = _cur_to_target(sop, k, t, sel, how, gen, total)
     m, n = op.shape
     kk = int(J.size)
     err = prep.unscale(math.sqrt(err_sq))

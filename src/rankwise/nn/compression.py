@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from .._checks import InputError, InputTypeError, at_most_one, choice, describe, real
+from .._checks import InputError, InputTypeError, at_most_one, choice, count_nonfinite, describe, real
 from .._numerics import tiny
 from ..linalg.svd import svd
 from .checkpoint import Checkpoint, StateSource, as_source, write_safetensors
@@ -84,7 +84,7 @@ def _check_factors(A: Any, B: Any, bias: Any) -> None:
         if (t.dtype, t.device) != (A.dtype, A.device):
             raise InputTypeError(f"{func}: '{name}' must have A's dtype {A.dtype} and device {A.device}; got "
                                  f"{t.dtype} on {t.device}")
-        bad = int((~torch.isfinite(t)).sum())
+        bad = sum(count_nonfinite(t.detach()))
         if bad:
             raise InputError(f"{func}: '{name}' must contain only finite values; got {bad} NaN or infinite "
                              f"value(s) in a tensor of shape {tuple(t.shape)}")

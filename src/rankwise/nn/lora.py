@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import InputError, InputTypeError, integer, real
+from .._checks import InputError, InputTypeError, count_nonfinite, integer, real
 from ..random import as_generator
 
 __all__ = ["LoRALinear", "add_lora", "lora_parameters", "match_targets", "merge_lora"]
@@ -164,7 +164,7 @@ class LoRALinear(nn.Module):
             raise InputError(f"{func}: the adapter is already merged; call unmerge() first")
         check_scaling(self.alpha, self.r, self.rslora, func=func, got=self.scaling)
         delta = self.delta_weight().to(self.base.weight.dtype)
-        bad = int((~torch.isfinite(delta)).sum())
+        bad = sum(count_nonfinite(delta))
         if bad:
             raise InputError(f"{func}: the update s·BA must be finite; got {bad} NaN or infinite value(s) of "
                              f"{delta.numel()} (lora_A or lora_B diverged); W₀ is left unchanged")

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .._checks import InputError
-from ..io import atomic_folder, atomic_write, check_output
+from ..io import atomic_folder, atomic_write
 from .checkpoint import Checkpoint, StateSource, write_safetensors
 from .lora import check_scaling
 
@@ -148,6 +148,10 @@ def _config(ranks: dict[str, int], alphas: dict[str, float], biases: bool, rslor
     }
 
 
+class EmptyAdapterError(InputError):
+    """:func:`write_adapter` was given no layer (nothing is written)."""
+
+
 def write_adapter(directory: str | os.PathLike[str], layers: Iterable[tuple[str, LoRAFactors]], *,
                   rslora: bool = False, fan_in_fan_out: bool = False,
                   protect: Iterable[str | os.PathLike[str]] = (), force: bool = False) -> Path:
@@ -164,7 +168,6 @@ def write_adapter(directory: str | os.PathLike[str], layers: Iterable[tuple[str,
     """
     folder = Path(directory)
     protect = [Path(p) for p in protect]
-    check_output(folder, protect=protect, force=force, folder=True)
     ranks: dict[str, int] = {}
     alphas: dict[str, float] = {}
     biases: dict[str, torch.Tensor] = {}
@@ -184,8 +187,9 @@ def write_adapter(directory: str | os.PathLike[str], layers: Iterable[tuple[str,
     def fill(tmp: Path) -> None:
         write_safetensors(tmp / WEIGHTS, items())
         if not ranks:
-            raise InputError(f"{folder}: no layer to write; the adapter would be empty")
+            raise EmptyAdapterError(f"{folder}: no layer to write; the adapter would be empty")
         cfg = _config(ranks, alphas, any(bool(b.any()) for b in biases.values()), rslora, fan_in_fan_out)
+
         def write_config(t: Path) -> None:
             t.write_text(json.dumps(cfg, indent=2) + "\n")
 

@@ -264,7 +264,9 @@ class VectorQuantizer(nn.Module):
     def assign(self, x: torch.Tensor) -> torch.Tensor:
         """Indices (int64, shape ``x.shape[:-1]``) of the nearest codes of ``x`` (..., d); no gradient."""
         x = self._check(x)
-        idx = assign(x.reshape(-1, self.dim), self.codebook(), chunk=self.chunk)
+        with torch.no_grad():  # no autograd graph for Q·W: the indices carry no gradient
+            C = self.codebook()
+        idx = assign(x.reshape(-1, self.dim), C, chunk=self.chunk)
         return idx.reshape(x.shape[:-1])
 
     def forward(self, x: torch.Tensor) -> VQResult:

@@ -72,8 +72,13 @@ def standardize(X: np.ndarray) -> np.ndarray:
     >>> standardize(np.array([[1.0, 5.0], [3.0, 5.0]])).tolist()
     [[-1.0, 0.0], [1.0, 0.0]]
     """
+    return (X - X.mean(axis=0)) / _scales(X)
+
+
+def _scales(X: np.ndarray) -> np.ndarray:
+    """s_j of :func:`standardize`: the column standard deviations, 1 for a constant column."""
     sd = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return np.where(sd > 0, sd, 1.0)
 
 
 _standardize = standardize  # design_matrix's keyword of the same name hides it
@@ -112,9 +117,7 @@ def raw_weights(w: np.ndarray, features: np.ndarray) -> np.ndarray:
     if features.ndim != 2 or w.shape != (features.shape[1] + 1,):
         raise ValueError(f"raw_weights: 'w' must have shape (d + 1,) = ({features.shape[-1] + 1},) for features "
                          f"of shape {features.shape}; got {w.shape}")
-    sd = features.std(axis=0)
-    scale = np.where(sd > 0, sd, 1.0)
-    coef = w[:-1] / scale
+    coef = w[:-1] / _scales(features)
     return np.append(coef, w[-1] - float(np.sum(coef * features.mean(axis=0))))
 
 

@@ -318,9 +318,7 @@ def _discretize(kind: str, A: Array, B: Array, dt: float, method: str) -> tuple[
         return xp.exp(x), dt * B * xp.where(x == 0, xp.ones_like(x), xp.expm1(safe) / safe)
     N = A.shape[0]
     if method == "bilinear":
-        I = _eye(N, A)
-        lhs = I - (dt / 2) * A
-        return xp.linalg.solve(lhs, I + (dt / 2) * A), xp.linalg.solve(lhs, dt * B[:, None])[:, 0]
+        return _bilinear(A, dt / 2, xp), xp.linalg.solve(_eye(N, A) - (dt / 2) * A, dt * B[:, None])[:, 0]
     aug = xp.concat([xp.concat([A, B[:, None]], axis=1), xp.zeros((1, N + 1), dtype=A.dtype,
                                                                    device=_array.device(A))], axis=0)
     E = _expm(dt * aug)  # exp([[A, B], [0, 0]]Δ) = [[Ā, B̄], [0, 1]]: no inverse of A needed
@@ -459,11 +457,13 @@ def _vandermonde(W: Array, a: Array, L: int, *, real: bool, xp: Any) -> Array:
     return xp.reshape(out, (m, nb * b))[:, :L]
 
 
-def _resolvent_sums(W: Array, lam: Array, h: float, L: int, pairs: bool, xp: Any) -> Array:
+def _resolvent_sums(W: Array, lam: Array, h: float, L: int, beta: Array, pairs: bool, xp: Any) -> Array:
     """k[j, :] = Σ_i W_i / d_i(z_j), d_i(z) = (1 − z) − h(1 + z)λ_i, at the L-th roots of unity.
 
-    ``pairs``: the poles are {λ_i} ∪ {conj λ_i} with weights W and conj W (a real system); the
-    sums are then returned for j ≤ L/2 only (the others are their conjugates).
+    ``beta`` holds β_j = h(1 + z_j) for the nodes returned (:func:`_betas`), which the caller
+    also needs for the Woodbury step. ``pairs``: the poles are {λ_i} ∪ {conj λ_i} with weights
+    W and conj W (a real system); the sums are then returned for j ≤ L/2 only (the others are
+    their conjugates).
 
     Since d_i(z) = (1 − hλ_i)(1 − a_i z) with a_i = (1 + hλ_i)/(1 − hλ_i), and z^L = 1,
 
@@ -478,7 +478,6 @@ def _resolvent_sums(W: Array, lam: Array, h: float, L: int, pairs: bool, xp: Any
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         aL = xp.exp(L * xp.log(a))
         fast = (mag < 1) & ((1 - mag**L) / ((1 - mag) * xp.abs(1 - aL)) <= VANDERMONDE_AMPLIFICATION)
-    nf = L // 2 + 1 if pairs else L
     k = None
     if bool(xp.any(fast)):
         Wf = W[fast, :] / (((1 - h * lam[fast]) * (1 - aL[fast])) / (2 if pairs else 1))[:, None]
@@ -488,7 +487,6 @@ def _resolvent_sums(W: Array, lam: Array, h: float, L: int, pairs: bool, xp: Any
         Ws, ls = W[~fast, :], lam[~fast]
         if pairs:
             Ws, ls = xp.concat([Ws, xp.conj(Ws)], axis=0), xp.concat([ls, xp.conj(ls)])
-        beta = _betas(nf, L, h, lam, xp)
         direct = _cauchy(Ws, ls, 2 - beta / h, beta)                    # 1 − z = 2 − (1 + z)
         k = direct if k is None else k + direct
     return k
@@ -519,7 +517,7 @@ def _row_power(v: Array, M: Array, L: int) -> Array:
 
 def _bilinear(A: Array, h: float, xp: Any) -> Array:
     """Ā = (I − hA)^{-1}(I + hA), h = Δ/2."""
-    I = xp.eye(A.shape[0], dtype=A.dtype, device=_array.device(A))
+    I = _eye(A.shape[0], A)
     return xp.linalg.solve(I - h * A, I + h * A)
 
 
@@ -549,8 +547,9 @@ def _dplr_kernel(kind: str, mats: list[Array], dt: float, L: int, disc: str) -> 
     lam, P, Q, B, C = _complex(*mats)
     xp, h = _array.namespace(lam), dt / 2
     Ct = C - _row_power(C, _bilinear(_dense("dplr", [lam, P, Q]), h, xp), L)     # C̃ = C (I − Ā^L)
-    k = _resolvent_sums(_weights(Ct, B, P, Q, xp), lam, h, L, False, xp)
-    Kh = _woodbury(k, _betas(L, L, h, lam, xp), P.shape[1], dt, xp)
+    beta = _betas(L, L, h, lam, xp)
+    k = _resolvent_sums(_weights(Ct, B, P, Q, xp), lam, h, L, beta, False, xp)
+    Kh = _woodbury(k, beta, P.shape[1], dt, xp)
     return _fft(Kh).ifft(Kh)
 
 
@@ -561,8 +560,9 @@ def _pairs_kernel(mats: list[Array], dt: float, L: int) -> Array:
     Ar, _, Cr = _realify(lam, P, Q, B, C)
     Ctr = Cr - _row_power(Cr, _bilinear(Ar, h, xp), L)                           # C̃ in real coordinates
     Ct = xp.astype(Ctr[:n] / 2, lam.dtype) - 1j * xp.astype(Ctr[n:] / 2, lam.dtype)
-    k = _resolvent_sums(_weights(Ct, B, P, Q, xp), lam, h, L, True, xp)
-    Kh = _woodbury(k, _betas(L // 2 + 1, L, h, lam, xp), P.shape[1], dt, xp)
+    beta = _betas(L // 2 + 1, L, h, lam, xp)
+    k = _resolvent_sums(_weights(Ct, B, P, Q, xp), lam, h, L, beta, True, xp)
+    Kh = _woodbury(k, beta, P.shape[1], dt, xp)
     return _fft(Kh).irfft(Kh, n=L)
 
 
